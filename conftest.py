@@ -1,0 +1,28 @@
+"""Workspace-wide pytest set-up.
+
+Every pytest run gets its own ROS domain so tests never hear a running
+`psi0 launch sim` (domain 0) or another test run on the same machine.
+"""
+import os
+import random
+
+import pytest
+
+if "PSI0_TEST_KEEP_DOMAIN" not in os.environ:
+    os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid()).randint(101, 200))
+os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+os.environ.setdefault("MUJOCO_GL", "osmesa")
+
+
+@pytest.fixture
+def rclpy_context():
+    """An initialized rclpy context for one test, shut down afterwards."""
+    import rclpy
+    from rclpy.context import Context
+
+    ctx = Context()
+    rclpy.init(context=ctx)
+    try:
+        yield ctx
+    finally:
+        rclpy.try_shutdown(context=ctx)

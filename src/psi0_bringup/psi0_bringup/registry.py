@@ -1,0 +1,21 @@
+"""Which config class describes the parameters of which node executable.
+
+`psi0 launch` validates a profile's parameters with these classes before any
+process starts, so a typo fails in a second with a "did you mean", not after
+the sim has booted. Classes are imported lazily and are ROS-free.
+"""
+from __future__ import annotations
+
+import importlib
+
+NODE_CONFIGS: dict[tuple[str, str], str] = {
+    ("psi0_bringup", "graph_monitor"): "psi0_bringup.monitor:MonitorConfig",
+}
+
+
+def config_class(package: str, executable: str):
+    target = NODE_CONFIGS.get((package, executable))
+    if target is None:
+        return None
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,1 @@
+"""Thin rclpy helpers. The only part of psi0_common that imports ROS."""

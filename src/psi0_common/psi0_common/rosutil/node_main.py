@@ -1,0 +1,42 @@
+"""One `main()` for every psi0 node: init, spin, clean shutdown, exit codes.
+
+Exit codes: 0 clean shutdown (Ctrl-C / SIGINT / SIGTERM included), 2 bad
+configuration (the message says which parameter), 1 anything else.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+from psi0_common.config import ConfigError
+
+
+def run_node(make_node: Callable[[], Node], args=None, threads: int = 2) -> int:
+    rclpy.init(args=args)
+    # SIGTERM from a launcher means "stop", like SIGINT.
+    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
+    node = None
+    code = 0
+    try:
+        node = make_node()
+        executor = MultiThreadedExecutor(num_threads=threads)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ConfigError as exc:
+        print(f"[FATAL] configuration error: {exc}", file=sys.stderr, flush=True)
+        code = 2
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if callable(close):
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code

@@ -28,6 +28,11 @@ if [ ${#deb_missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${deb_missing[@]}" >/dev/null
 fi
 
+# Several shells may run set-up at once (parallel test runs): one at a time.
+mkdir -p "$root/build"
+exec 9>"$root/build/.setup.lock"
+flock 9
+
 # 2. Python venv with the pinned dependency set.
 python_bin=${PSI0_PYTHON:-python3.11}
 command -v "$python_bin" >/dev/null || python_bin=python3
@@ -64,7 +69,8 @@ if ! stamp_ok colcon "$src_hash" || [ ! -f install/setup.bash ]; then
       --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF -Wno-dev \
       > build/colcon.log 2>&1 || { tail -40 build/colcon.log; log "colcon build failed (full log: build/colcon.log)"; exit 1; }
   ) || exit 1
-  "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e training >/dev/null
+  "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e training > build/pip-training.log 2>&1 \
+    || { cat build/pip-training.log; log "installing training/ failed"; exit 1; }
   stamp_set colcon "$src_hash"
 fi
 

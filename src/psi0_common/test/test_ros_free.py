@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ["src/psi0_common", "src/psi0_policy", "src/psi0_teleop", "src/psi0_sim", "src/psi0_bringup", "training"]
@@ -24,9 +23,15 @@ class Block(importlib.abc.MetaPathFinder):
             raise ImportError(f"ROS module {name} imported by ROS-free code")
         return None
 sys.meta_path.insert(0, Block())
-import importlib
+import importlib, traceback
+failed = 0
 for mod in sys.argv[1:]:
-    importlib.import_module(mod)
+    try:
+        importlib.import_module(mod)
+    except Exception:
+        failed += 1
+        print(f"--- {mod}:\n{traceback.format_exc(limit=3)}")
+sys.exit(1 if failed else 0)
 """
 
 
@@ -47,7 +52,14 @@ def test_core_modules_found():
     assert "psi0_common.unitree_codec" in mods and "psi0_bringup.profile" in mods
 
 
-@pytest.mark.parametrize("module", core_modules())
-def test_imports_without_ros(module):
-    proc = subprocess.run([sys.executable, "-c", BLOCKER, module], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"{module} needs ROS:\n{proc.stderr[-2000:]}"
+def test_core_modules_import_without_ros():
+    proc = subprocess.run([sys.executable, "-c", BLOCKER, *core_modules()], capture_output=True, text=True,
+                          timeout=280)
+    assert proc.returncode == 0, f"ROS-free modules that need ROS or fail to import:\n{proc.stdout[-6000:]}"
+
+
+def test_the_blocker_catches_a_ros_import(tmp_path):
+    (tmp_path / "leaky_core.py").write_text("import rclpy\n")
+    proc = subprocess.run([sys.executable, "-c", BLOCKER, "leaky_core"], capture_output=True, text=True,
+                          timeout=60, env={"PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 1 and "ROS module rclpy imported by ROS-free code" in proc.stdout

@@ -1,0 +1,84 @@
+import os
+import subprocess
+import time
+
+import pytest
+
+from psi0_bringup.monitor import MonitorConfig, RateTracker
+from psi0_common.config import ConfigError
+
+
+def test_rate_tracker_rates_and_levels():
+    t = RateTracker("/x", expected_rate=90.0, window=1.0)
+    for i in range(201):
+        t.tick(i * 0.01)  # 100 Hz for 2 s
+    r = t.report(2.0)
+    assert r.rate_hz == pytest.approx(100.0, rel=1e-6) and r.level == "OK"
+    assert r.max_gap_s == pytest.approx(0.01)
+    slow = RateTracker("/y", expected_rate=90.0, window=1.0)
+    for i in range(11):
+        slow.tick(i * 0.1)
+    assert slow.report(1.0).level == "WARN"
+    assert slow.report(5.0).level == "STALE"
+
+
+def test_monitor_config_checks_lengths():
+    with pytest.raises(ConfigError, match="expected_rates has 1 entries but topics has 2"):
+        MonitorConfig(topics=["/a", "/b"], expected_rates=[1.0])
+
+
+def exe():
+    for prefix in os.environ["AMENT_PREFIX_PATH"].split(os.pathsep):
+        p = os.path.join(prefix, "lib/psi0_bringup/graph_monitor")
+        if os.path.exists(p):
+            return p
+    pytest.fail("graph_monitor is not installed; run make setup")
+
+
+def test_node_rejects_unknown_parameter():
+    r = subprocess.run([exe(), "--ros-args", "-p", "report_perod:=1.0"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "unknown parameter 'report_perod' (did you mean 'report_period'?)" in r.stderr
+
+
+def test_node_rejects_out_of_range_parameter():
+    r = subprocess.run([exe(), "--ros-args", "-p", "report_period:=0.01"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "report_period" in r.stderr
+
+
+def test_node_reports_rates_on_diagnostics(rclpy_context):
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from std_msgs.msg import String
+
+    node = rclpy.create_node("monitor_test", context=rclpy_context)
+    pub = node.create_publisher(String, "/watched", 10)
+    reports = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", reports.append, 10)
+    child = subprocess.Popen([exe(), "--ros-args", "-p", "topics:=['/watched']", "-p", "expected_rates:=[50.0]",
+                              "-p", "report_period:=0.5", "-p", "window:=1.0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        executor = rclpy.executors.SingleThreadedExecutor(context=rclpy_context)
+        executor.add_node(node)
+        next_pub = time.monotonic()
+        deadline = time.monotonic() + 30
+        rate = None
+        while time.monotonic() < deadline:
+            if time.monotonic() >= next_pub:
+                pub.publish(String(data="x"))
+                next_pub += 0.01
+            executor.spin_once(timeout_sec=0.002)
+            for msg in reports:
+                for st in msg.status:
+                    values = {kv.key: kv.value for kv in st.values}
+                    if st.name.endswith("/watched") and float(values["rate_hz"]) > 0:
+                        rate = float(values["rate_hz"])
+            if rate is not None and rate > 80:
+                break
+        assert rate is not None and 80 < rate < 120, f"monitor saw {rate} Hz for a 100 Hz topic"
+    finally:
+        child.send_signal(2)
+        out, _ = child.communicate(timeout=20)
+        node.destroy_node()
+    assert child.returncode == 0, out

@@ -2,7 +2,8 @@
 .PHONY: setup sim test bench clean help
 SHELL := /bin/bash
 PSI0 := .venv/bin/psi0
-SIM_ARGS ?=
+# Until the task demo lands, the main job runs the sim graph for a fixed time.
+SIM_ARGS ?= --duration 30
 
 help:
 	@echo "make sim    set up, then run the main job on the simulated G1"

@@ -23,6 +23,7 @@ setup(
         "console_scripts": [
             "psi0 = psi0_bringup.cli:main",
             "graph_monitor = psi0_bringup.graph_monitor_node:main",
+            "episode_runner = psi0_bringup.episode_runner_node:main",
         ],
     },
 )

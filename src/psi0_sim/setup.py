@@ -20,6 +20,7 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
+            "sim_node = psi0_sim.sim_node:main",
         ],
     },
 )

@@ -1,7 +1,8 @@
 """One `main()` for every psi0 node: init, spin, clean shutdown, exit codes.
 
 Exit codes: 0 clean shutdown (Ctrl-C / SIGINT / SIGTERM included), 2 bad
-configuration (the message says which parameter), 1 anything else.
+configuration (the message says which parameter), 1 anything else. A job
+node that shuts its context down itself can set `node.exit_code`.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def run_node(make_node: Callable[[], Node], args=None, threads: int = 2) -> int:
         code = 2
     finally:
         if node is not None:
+            code = code or int(getattr(node, "exit_code", 0))
             close = getattr(node, "close", None)
             if callable(close):
                 close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typing
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -53,9 +54,13 @@ def declare_config(node: Node, cls):
             node.declare_parameter(spec.name, default, _descriptor(spec))
         except Exception as exc:  # rclpy raises several types for range/type violations
             raise ConfigError(f"{node.get_name()}: parameter {spec.name!r}: {exc}") from exc
-        values[spec.name] = node.get_parameter(spec.name).value
-        if isinstance(values[spec.name], tuple) or hasattr(values[spec.name], "tolist"):
-            values[spec.name] = list(values[spec.name])
+        try:
+            value = node.get_parameter(spec.name).value
+        except ParameterUninitializedException:  # empty-list default, not overridden
+            value = list(spec.default)
+        if isinstance(value, tuple) or hasattr(value, "tolist"):
+            value = list(value)
+        values[spec.name] = value
     # Overrides the node was given (params file, -p) that nothing declared.
     overrides = getattr(node, "_parameter_overrides", {}) or {}
     declared = {s.name for s in specs(cls)}

@@ -1,0 +1,96 @@
+"""Seeded episodes and their statistics (ROS-free).
+
+The episode runner node resets the simulated scene with each seed, lets the
+driver (policy or scripted demonstrator) act, and judges the episode by the
+sim's task detector. This module holds what does not need ROS: the config,
+one episode's result, success-rate confidence intervals and the summary.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from psi0_common.config import param, validate
+
+
+@dataclass(frozen=True)
+class EpisodeRunnerConfig:
+    mode: str = param("eval", "record: demonstrations are recorded through the recorder's services; "
+                              "eval: the policy drives and episodes are only scored.", choices=("eval", "record"))
+    episodes: int = param(3, "Number of episodes to run, then the node exits (the graph stops).", low=1, high=100000)
+    first_seed: int = param(1000, "Seed of the first episode; episode i uses first_seed + i.", low=0, high=2**31 - 1)
+    task: str = param("cube_in_box", "Task name passed to the sim's reset service.")
+    instruction: str = param("", "Language instruction; empty = the task's own instruction from TaskState.")
+    operator_name: str = param("scripted", "Operator name stored in recorded episodes.")
+    timeout: float = param(20.0, "Seconds an episode may last before it counts as a failure.", low=1.0, high=3600.0)
+    success_hold: float = param(0.5, "Seconds the success condition must hold to end an episode early.",
+                                low=0.0, high=60.0)
+    settle: float = param(1.0, "Seconds after a reset before the driver is started.", low=0.0, high=60.0)
+    service_timeout: float = param(20.0, "Seconds to wait for a service (sim reset, recorder, policy).",
+                                   low=0.5, high=600.0)
+    driver: str = param("policy", "Who acts during an episode: policy (activated and deactivated around it via "
+                                  "its lifecycle), hold (this node publishes the standing action: the hold-still "
+                                  "baseline), teleop (the teleop node; this node publishes no action).",
+                        choices=("policy", "hold", "teleop"))
+    policy_node: str = param("psi0_policy", "Name of the policy lifecycle node (for <name>/change_state).")
+    summary_path: str = param("", "Where to write the JSON summary; empty = do not write.")
+    label: str = param("", "Name of this run in the summary (e.g. rtc, naive, sync, hold).")
+
+    def __post_init__(self):
+        validate(self)
+
+
+@dataclass
+class EpisodeResult:
+    index: int
+    seed: int
+    success: bool
+    duration: float          # seconds from driver start to end
+    time_to_success: float   # seconds, or NaN when it never succeeded
+    reason: str              # success | timeout | error: ...
+    bag_path: str = ""
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% by default); (0, 1) for n = 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class RunSummary:
+    label: str
+    mode: str
+    task: str
+    episodes: list[EpisodeResult] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def successes(self) -> int:
+        return sum(e.success for e in self.episodes)
+
+    def as_dict(self) -> dict:
+        n = len(self.episodes)
+        lo, hi = wilson_interval(self.successes, n)
+        return {"label": self.label, "mode": self.mode, "task": self.task, "episodes": n,
+                "successes": self.successes, "success_rate": self.successes / n if n else 0.0,
+                "ci95": [lo, hi], "results": [asdict(e) for e in self.episodes], **self.extra}
+
+    def line(self) -> str:
+        d = self.as_dict()
+        return (f"{self.label or self.mode}: {d['successes']}/{d['episodes']} succeeded "
+                f"({100 * d['success_rate']:.0f}%, 95% CI {100 * d['ci95'][0]:.0f}-{100 * d['ci95'][1]:.0f}%)")
+
+    def write(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.as_dict(), indent=2, allow_nan=True))
+        tmp.replace(path)

@@ -1,0 +1,1 @@
+"""Camera sources and image transforms of the camera node, without ROS."""

@@ -21,6 +21,7 @@ setup(
     entry_points={
         "console_scripts": [
             "camera_node = psi0_policy.camera_node:main",
+            "policy_node = psi0_policy.policy_node:main",
         ],
     },
 )

@@ -14,6 +14,11 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "launch": ("psi0_bringup.launch_cmd", "run a bringup profile (sim, real, teleop_record, replay)"),
     "profiles": ("psi0_bringup.profiles_cmd", "list the bringup profiles, or show one resolved"),
+    "convert": ("psi0_training.convert_cmd", "convert rosbag2 episodes into a training dataset (LeRobot v3 layout)"),
+    "dataset-validate": ("psi0_training.dataset_cmd", "check a dataset against its own metadata"),
+    "replay": ("psi0_training.replay_cmd", "republish a rosbag2 recording with its original timing"),
+    "eval-offline": ("psi0_training.eval_cmd", "run a checkpoint on a bag; plot predicted vs recorded actions"),
+    "train": ("psi0_training.train_cmd", "train a Psi0 stage from a named config (psi0 train --list)"),
 }
 
 

@@ -35,7 +35,11 @@ class EpisodeRunnerConfig:
                                   "baseline), teleop (the teleop node; this node publishes no action).",
                         choices=("policy", "hold", "teleop"))
     policy_node: str = param("psi0_policy", "Name of the policy lifecycle node (for <name>/change_state).")
+    policy_configure_timeout: float = param(300.0, "Seconds the policy may take to configure (load + warm up).",
+                                            low=1.0, high=3600.0)
     summary_path: str = param("", "Where to write the JSON summary; empty = do not write.")
+    video_path: str = param("", "Write the head-camera frames of every episode to this MP4; empty = no video.")
+    video_episodes: int = param(1, "How many episodes (from the first) go into the video.", low=1, high=1000)
     label: str = param("", "Name of this run in the summary (e.g. rtc, naive, sync, hold).")
 
     def __post_init__(self):
@@ -51,6 +55,12 @@ class EpisodeResult:
     time_to_success: float   # seconds, or NaN when it never succeeded
     reason: str              # success | timeout | error: ...
     bag_path: str = ""
+    action_rate_hz: float = math.nan   # /psi0/action messages from the driver per second
+    lowcmd_rate_hz: float = math.nan   # /lowcmd messages per second
+    latency_mean_s: float = math.nan   # policy inference latency over the episode's chunks
+    latency_max_s: float = math.nan
+    seam_jump_max_rad: float = math.nan  # largest joint jump at a chunk switch
+    dropped_ticks: int = 0             # control ticks without a fresh action
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -82,6 +92,17 @@ class RunSummary:
         return {"label": self.label, "mode": self.mode, "task": self.task, "episodes": n,
                 "successes": self.successes, "success_rate": self.successes / n if n else 0.0,
                 "ci95": [lo, hi], "results": [asdict(e) for e in self.episodes], **self.extra}
+
+    def control_line(self) -> str:
+        """Control figures over all episodes: rates, latency, seam jumps, dropped ticks."""
+        def agg(name, fn):
+            vals = [getattr(e, name) for e in self.episodes if not math.isnan(getattr(e, name))]
+            return fn(vals) if vals else math.nan
+        mean = lambda v: sum(v) / len(v)  # noqa: E731
+        return (f"action {agg('action_rate_hz', mean):.1f} Hz, lowcmd {agg('lowcmd_rate_hz', mean):.1f} Hz, "
+                f"inference latency mean {1e3 * agg('latency_mean_s', mean):.0f} ms / max "
+                f"{1e3 * agg('latency_max_s', max):.0f} ms, max seam jump {agg('seam_jump_max_rad', max):.3f} rad, "
+                f"dropped ticks {sum(e.dropped_ticks for e in self.episodes)}")
 
     def line(self) -> str:
         d = self.as_dict()

@@ -13,6 +13,7 @@ NODE_CONFIGS: dict[tuple[str, str], str] = {
     ("psi0_bringup", "episode_runner"): "psi0_bringup.episodes:EpisodeRunnerConfig",
     ("psi0_sim", "sim_node"): "psi0_sim.config:SimConfig",
     ("psi0_policy", "camera_node"): "psi0_policy.camera.config:CameraConfig",
+    ("psi0_policy", "policy_node"): "psi0_policy.policy_config:PolicyNodeConfig",
 }
 
 

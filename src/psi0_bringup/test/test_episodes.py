@@ -36,3 +36,33 @@ def test_config_rejects_bad_values():
         EpisodeRunnerConfig(driver="autopilot")
     with pytest.raises(ConfigError, match="timeout"):
         EpisodeRunnerConfig(timeout=0.0)
+
+
+def test_control_line_aggregates_episode_figures():
+    s = RunSummary("rtc", "eval", "cube_in_box")
+    s.episodes += [EpisodeResult(0, 1, True, 5.0, 4.0, "success", action_rate_hz=30.0, lowcmd_rate_hz=50.0,
+                                 latency_mean_s=0.1, latency_max_s=0.2, seam_jump_max_rad=0.05, dropped_ticks=1),
+                   EpisodeResult(1, 2, False, 5.0, math.nan, "timeout", action_rate_hz=28.0, lowcmd_rate_hz=48.0,
+                                 latency_mean_s=0.3, latency_max_s=0.4, seam_jump_max_rad=0.02, dropped_ticks=2)]
+    line = s.control_line()
+    assert "action 29.0 Hz" in line and "lowcmd 49.0 Hz" in line
+    assert "latency mean 200 ms / max 400 ms" in line and "max seam jump 0.050 rad" in line
+    assert "dropped ticks 3" in line
+
+
+def test_video_writer_writes_readable_mp4(tmp_path):
+    import imageio.v3 as iio
+    import numpy as np
+
+    from psi0_bringup.video import VideoWriter
+
+    w = VideoWriter(tmp_path / "v.mp4", fps=30)
+    for i in range(10):
+        w.add(np.full((48, 64, 3), i * 20, np.uint8))
+    w.add(np.zeros((96, 128, 3), np.uint8))  # another size is resized, not refused
+    with pytest.raises(ValueError):
+        w.add(np.zeros((48, 64), np.uint8))
+    assert w.close() == 11
+    frames = iio.imread(tmp_path / "v.mp4")
+    assert frames.shape == (11, 48, 64, 3)
+    assert abs(int(frames[5].mean()) - 100) <= 3

@@ -1,0 +1,46 @@
+"""Parameters of the policy node (ROS-free; declared by policy_node.py, checked by `psi0 launch`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psi0_common.config import param, validate
+
+
+@dataclass(frozen=True)
+class PolicyNodeConfig:
+    checkpoint: str = param("", "Checkpoint directory (model.safetensors + config.json + norm_stats.json). Empty = a "
+                                "RANDOMLY INITIALISED model of `model_size`, for smoke runs only (its actions mean nothing).",
+                            read_only=True)
+    model_size: str = param("tiny", "Size of the random model used when `checkpoint` is empty.", choices=("tiny", "mid"))
+    device: str = param("cpu", "Torch device for inference.", choices=("cpu", "cuda"))
+    dtype: str = param("", "Override the checkpoint's dtype (empty = as saved; bfloat16 on CUDA for full).",
+                       choices=("", "float32", "bfloat16", "float16"))
+    mode: str = param("rtc", "Chunk execution: rtc (real-time chunking), naive (switch on arrival), sync (stop and think).",
+                      choices=("rtc", "naive", "sync"))
+    control_hz: float = param(30.0, "Action publishing rate (Hz); Psi0 runs at 30.", low=1.0, high=200.0)
+    s_min: int = param(15, "Minimum execution horizon: start the next inference after this many steps.", low=1, high=1000)
+    delay_buffer: int = param(6, "Number of recent measured delays; d = their maximum.", low=1, high=100)
+    initial_delay: int = param(6, "Delay estimate (control steps) before any is measured.", low=0, high=1000)
+    max_delay: int = param(8, "Trained maximum delay; prefixes are clamped to max_delay - 1 with a warning.", low=1,
+                           high=1000)
+    flow_steps: int = param(8, "Euler steps per chunk (0 = the checkpoint's default).", low=0, high=100)
+    task: str = param("", "Initial language instruction (also set by the task topic or the set_task service).")
+    max_image_age: float = param(0.5, "Images older than this (s, by receive time) do not start a chunk.", low=0.01,
+                                 high=60.0)
+    max_state_age: float = param(0.25, "Robot state older than this (s) does not start a chunk.", low=0.01, high=60.0)
+    base_height_source: str = param("command", "Base-height state entry: command (last commanded height, nominal "
+                                    "before the first) or nominal (0.75 m).", choices=("command", "nominal"))
+    control_rt_priority: int = param(0, "SCHED_FIFO priority of the 30 Hz control thread (0 = normal scheduling; "
+                                     "needs CAP_SYS_NICE, refused -> warning and normal scheduling).", low=0, high=99)
+    inference_process: bool = param(False, "Run the model in a spawned child process so inference never holds the "
+                                    "control thread's GIL (costs a few seconds at configure).")
+    torch_threads: int = param(1, "CPU intra-op threads for inference (0 = torch default). 1 leaves a core for the "
+                               "control thread and ROS on small machines.", low=0, high=256)
+    warmup_runs: int = param(2, "Inferences run at configure to warm up (excluded from delay estimates).", low=0, high=20)
+    autostart: bool = param(True, "Configure and activate on start-up (no lifecycle manager needed).")
+    seed: int = param(0, "Seed of the flow noise (and of the random smoke model).", low=0, high=2**31 - 1)
+    status_hz: float = param(1.0, "Rate of status and diagnostics messages (also sent with every chunk).", low=0.1,
+                             high=50.0)
+
+    def __post_init__(self):
+        validate(self)

@@ -20,6 +20,7 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
+            "amo_bridge_node = psi0_policy.amo_bridge_node:main",
             "camera_node = psi0_policy.camera_node:main",
             "policy_node = psi0_policy.policy_node:main",
         ],

@@ -11,6 +11,7 @@ import importlib
 NODE_CONFIGS: dict[tuple[str, str], str] = {
     ("psi0_bringup", "graph_monitor"): "psi0_bringup.monitor:MonitorConfig",
     ("psi0_bringup", "episode_runner"): "psi0_bringup.episodes:EpisodeRunnerConfig",
+    ("psi0_policy", "amo_bridge_node"): "psi0_policy.bridge.config:BridgeConfig",
     ("psi0_sim", "sim_node"): "psi0_sim.config:SimConfig",
     ("psi0_policy", "camera_node"): "psi0_policy.camera.config:CameraConfig",
     ("psi0_policy", "policy_node"): "psi0_policy.policy_config:PolicyNodeConfig",

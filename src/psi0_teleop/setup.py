@@ -20,6 +20,9 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
+            "teleop_node = psi0_teleop.teleop_node:main",
+            "operator_driver = psi0_teleop.operator_node:main",
+            "episode_recorder = psi0_teleop.recorder_node:main",
         ],
     },
 )

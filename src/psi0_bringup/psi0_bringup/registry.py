@@ -15,6 +15,9 @@ NODE_CONFIGS: dict[tuple[str, str], str] = {
     ("psi0_sim", "sim_node"): "psi0_sim.config:SimConfig",
     ("psi0_policy", "camera_node"): "psi0_policy.camera.config:CameraConfig",
     ("psi0_policy", "policy_node"): "psi0_policy.policy_config:PolicyNodeConfig",
+    ("psi0_teleop", "teleop_node"): "psi0_teleop.config:TeleopConfig",
+    ("psi0_teleop", "operator_driver"): "psi0_teleop.config:OperatorDriverConfig",
+    ("psi0_teleop", "episode_recorder"): "psi0_teleop.config:RecorderConfig",
 }
 
 

@@ -66,6 +66,9 @@ def graph(rclpy_context):
     made = []
 
     def make(**params):
+        # These tests check wiring (CRC, rates, e-stop, writers), not the action timeouts, which the core
+        # tests cover with a fake clock: a starved in-process publisher must not latch DAMPING here.
+        params.setdefault("action_damping_timeout", 5.0)
         g = Graph(rclpy_context, **params)
         made.append(g)
         return g

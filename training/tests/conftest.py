@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from psi0_training.data.config import ConvertConfig, QualityThresholds
+from psi0_training.data.config import QualityThresholds
 from psi0_training.data.convert import convert
 from psi0_training.data.synthetic import SynthSpec, write_episode
 
-SMALL = dict(image_hw=(60, 80), duration_s=2.0)
-CFG = ConvertConfig(image_height=48, image_width=64)
+from data_test_config import CFG, SMALL  # noqa: E402,F401  (shared with the test modules)
 
 
 def corrupt(bag: Path) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import CFG
+from data_test_config import CFG
 from psi0_training.data import layout
 from psi0_training.data.bagio import file_sha256
 from psi0_training.data.synthetic import T0_NS, action_value, frame_pattern, joint_q

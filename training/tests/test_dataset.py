@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import CFG
+from data_test_config import CFG
 from psi0_training.data import episode as episode_mod
 from psi0_training.data import assemble as assemble_mod
 from psi0_training.data import layout

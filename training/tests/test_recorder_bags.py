@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import CFG
+from data_test_config import CFG
 from psi0_training.data import synthetic as syn
 from psi0_training.data.convert import convert
 from psi0_training.data.msgdefs import typestore_for

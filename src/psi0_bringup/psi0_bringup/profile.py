@@ -86,6 +86,12 @@ def resolve(name_or_path: str) -> Path:
     return profiles[name_or_path]
 
 
+def _reject_unknown_keys(mapping: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], allowed)}")
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
@@ -93,10 +99,7 @@ def _read_yaml(path: Path) -> dict:
         raise ConfigError(f"profile {path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"profile {path}: expected a mapping at the top level")
-    unknown = set(data) - PROFILE_KEYS
-    if unknown:
-        k = sorted(unknown)[0]
-        raise ConfigError(f"profile {path}: unknown key {k!r}{did_you_mean(k, PROFILE_KEYS)}")
+    _reject_unknown_keys(data, PROFILE_KEYS, f"profile {path}")
     return data
 
 
@@ -155,10 +158,7 @@ def _node_spec(path: Path, name: str, spec: Any) -> NodeSpec | None:
     where = f"profile {path}: node {name!r}"
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: expected a mapping")
-    unknown = set(spec) - NODE_KEYS
-    if unknown:
-        k = sorted(unknown)[0]
-        raise ConfigError(f"{where}: unknown key {k!r}{did_you_mean(k, NODE_KEYS)}")
+    _reject_unknown_keys(spec, NODE_KEYS, where)
     for key in ("package", "executable"):
         if not isinstance(spec.get(key), str) or not spec[key]:
             raise ConfigError(f"{where}: '{key}' is required")

@@ -16,6 +16,7 @@ from unitree_hg.msg import HandCmd, HandState, LowCmd, LowState, MotorState
 from psi0_common import g1, topics
 from psi0_common.rosutil.unitree_msgs import lowcmd_to_data
 from psi0_common.unitree_codec import crc_ok
+from psi0_common.testing import wait_for  # noqa: F401  (re-exported for the bridge tests)
 
 RELIABLE_1 = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=1)
 LATCHED = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -98,15 +99,6 @@ class Probe(Node):
 
     def state(self) -> str:
         return self.states[-1][1] if self.states else ""
-
-
-def wait_for(cond, timeout: float, step: float = 0.01) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return bool(cond())
 
 
 def call(client, timeout: float = 5.0):

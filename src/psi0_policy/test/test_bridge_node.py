@@ -69,6 +69,7 @@ def graph(rclpy_context):
         # These tests check wiring (CRC, rates, e-stop, writers), not the action timeouts, which the core
         # tests cover with a fake clock: a starved in-process publisher must not latch DAMPING here.
         params.setdefault("action_damping_timeout", 5.0)
+        params.setdefault("lowstate_timeout", 1.5)
         g = Graph(rclpy_context, **params)
         made.append(g)
         return g
@@ -79,7 +80,7 @@ def graph(rclpy_context):
 
 
 def test_node_ramps_then_drives_with_valid_crc_mode_machine_rates_and_only_the_policy(graph):
-    g = graph(lowstate_timeout=0.5)  # the in-process fake robot shares the GIL; the 100 ms rule has its own test
+    g = graph()  # the in-process fake robot shares the GIL; the 100 ms rule has its own tests
     g.sending[2] = al.standing_action()  # teleop publishes too: must be ignored
     assert wait_for(lambda: g.probe.state() == "ACTIVE", 8.0), g.bridge.bridge.transitions
     ramp = [s for s in g.probe.states if s[1] == "RAMP"]
@@ -109,7 +110,7 @@ def test_node_ramps_then_drives_with_valid_crc_mode_machine_rates_and_only_the_p
 
 
 def test_node_estop_topic_and_service_damp_at_once_latch_and_reset(graph):
-    g = graph(lowstate_timeout=0.5)
+    g = graph()
     assert wait_for(lambda: g.probe.state() == "ACTIVE", 8.0), g.bridge.bridge.transitions
     t0 = time.monotonic()
     from std_msgs.msg import Bool
@@ -136,7 +137,7 @@ def test_node_estop_topic_and_service_damp_at_once_latch_and_reset(graph):
 
 
 def test_node_refuses_to_drive_while_another_lowcmd_publisher_exists(graph):
-    g = graph(writer_check_period=0.1, lowstate_timeout=0.5)
+    g = graph(writer_check_period=0.1)
     assert wait_for(lambda: g.probe.state() in ("ACTIVE", "RAMP"), 8.0), g.probe.states
     rogue = rclpy.create_node("rogue_writer", context=g.ctx)  # not spun: discovery alone shows it
     rogue.create_publisher(LowCmd, topics.LOWCMD, 1)
@@ -165,7 +166,7 @@ def test_node_damps_when_lowstate_stops(graph):
 
 
 def test_node_internal_error_becomes_a_latched_estop(graph):
-    g = graph(lowstate_timeout=0.5)
+    g = graph()
     assert wait_for(lambda: g.probe.state() == "ACTIVE", 8.0), g.bridge.bridge.transitions
     real_tick = g.bridge.bridge.tick
 

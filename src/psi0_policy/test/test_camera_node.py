@@ -14,17 +14,9 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 
 from psi0_common import topics  # noqa: E402
 from psi0_policy.camera_node import CameraNode  # noqa: E402
+from psi0_common.testing import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
-
-
-def wait_for(pred, timeout=5.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def sim_image(w, h, stamp_ns, encoding="rgb8"):

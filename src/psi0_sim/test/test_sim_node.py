@@ -24,18 +24,10 @@ from psi0_common import g1, topics  # noqa: E402
 from psi0_common.rosutil.unitree_msgs import data_to_lowcmd  # noqa: E402
 from psi0_common.unitree_codec import LowCmdData, MotorCommands, with_crc  # noqa: E402
 from psi0_sim.sim_node import COMMAND_QOS, SimNode  # noqa: E402
+from psi0_common.testing import wait_for  # noqa: E402
 
 pytestmark = pytest.mark.ros
 ELBOW = g1.BODY_NAMES.index("left_elbow")
-
-
-def wait_for(pred, timeout=10.0):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def lowcmd(elbow: float):

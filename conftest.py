@@ -26,3 +26,11 @@ def rclpy_context():
         yield ctx
     finally:
         rclpy.try_shutdown(context=ctx)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Real-clock tests depend on OS scheduling: on a loaded 2-core machine a stall can break a timing
+    assertion that holds otherwise. They are rerun (same assertions) rather than loosened."""
+    for item in items:
+        if item.get_closest_marker("realtime") and not item.get_closest_marker("flaky"):
+            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=2))

@@ -46,6 +46,7 @@ def test_node_rejects_out_of_range_parameter():
     assert r.returncode == 2 and "report_period" in r.stderr
 
 
+@pytest.mark.realtime
 def test_node_reports_rates_on_diagnostics(rclpy_context):
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy")
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.realtime]
 
 import rclpy  # noqa: E402
 from bridge_ros_fakes import FakeG1, Probe, call, wait_for  # noqa: E402

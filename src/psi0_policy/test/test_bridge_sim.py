@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("rclpy")
 pytest.importorskip("mujoco")
 sim_node = pytest.importorskip("psi0_sim.sim_node")
-pytestmark = [pytest.mark.ros, pytest.mark.slow]
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.realtime]
 
 import rclpy  # noqa: E402
 from bridge_ros_fakes import RELIABLE_1, Probe, call, wait_for  # noqa: E402

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.realtime]
 
 rclpy = pytest.importorskip("rclpy")
 

@@ -208,6 +208,7 @@ def test_delay_steps_for():
     assert delay_steps_for(5.5 / 30, 30) == 5
 
 
+@pytest.mark.realtime
 def test_control_loop_real_clock_with_slow_policy_never_runs_dry():
     """Real threads and clock: 30 Hz ticks, an inference of ~150 ms (< s_min = 15 steps): no dropped ticks."""
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 rclpy = pytest.importorskip("rclpy")
-pytestmark = [pytest.mark.ros, pytest.mark.slow]
+pytestmark = [pytest.mark.ros, pytest.mark.slow, pytest.mark.realtime]
 
 
 def test_teleop_record_profile_records_an_episode_from_the_sim(rclpy_context, tmp_path):

@@ -23,6 +23,7 @@ setup(
             "teleop_node = psi0_teleop.teleop_node:main",
             "operator_driver = psi0_teleop.operator_node:main",
             "episode_recorder = psi0_teleop.recorder_node:main",
+            "scripted_operator = psi0_teleop.demo.scripted_operator_node:main",
         ],
     },
 )

@@ -18,6 +18,7 @@ NODE_CONFIGS: dict[tuple[str, str], str] = {
     ("psi0_teleop", "teleop_node"): "psi0_teleop.config:TeleopConfig",
     ("psi0_teleop", "operator_driver"): "psi0_teleop.config:OperatorDriverConfig",
     ("psi0_teleop", "episode_recorder"): "psi0_teleop.config:RecorderConfig",
+    ("psi0_teleop", "scripted_operator"): "psi0_teleop.demo.config:ScriptedOperatorConfig",
 }
 
 

@@ -7,6 +7,15 @@ Predicates, evaluated from the MuJoCo state:
   below the rim (the success condition);
 - `hand_touching_object`: a Dex3 finger or palm geom touches the cube;
 - `cube_lifted`: the cube's bottom is more than 3 cm above the table top.
+
+`cube_in_box_walk` (loco-manipulation): the cube lies at a far end of the
+table, out of arm reach from the start pose, so the robot must move its base
+sideways to pick it up; success is again the cube resting in the box. It adds
+the predicate `base_moved` (latched: the pelvis has been more than 10 cm from
+its start position during the episode).
+
+Object placement is `psi0_sim.layout.sample_layout(task, seed)`, a pure function
+of the seed, so a scripted demonstrator plans from the seed alone.
 """
 from __future__ import annotations
 
@@ -15,14 +24,10 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-TABLE_TOP_Z = 0.72
-CUBE_HALF = 0.02
-BOX_INNER_HALF = 0.065
-BOX_RIM_HEIGHT = 0.053
-# Where objects may be placed (world x, y ranges, metres): reachable and in the head camera's view.
-CUBE_REGION = ((0.30, 0.42), (-0.22, 0.22))
-BOX_REGION = ((0.32, 0.44), (-0.22, 0.22))
-MIN_SEPARATION = 0.17
+from psi0_sim.layout import (BOX_INNER_HALF, BOX_REGION, BOX_RIM_HEIGHT, CUBE_HALF, CUBE_REGION,  # noqa: F401
+                             MIN_SEPARATION, TABLE_TOP_Z, Layout, sample_layout)
+
+BASE_MOVED = 0.10  # m: pelvis distance from its start that counts as having moved the base
 
 
 @dataclass
@@ -54,17 +59,11 @@ class CubeInBoxTask:
         self._t0 = 0.0
 
     def reset(self, data: mujoco.MjData, seed: int) -> None:
-        """Place the cube and the box at seeded random, non-overlapping poses."""
-        rng = np.random.default_rng(seed)
+        """Place the cube and the box at the seeded poses of `sample_layout(self.name, seed)`."""
         self.seed = seed
-        for _ in range(1000):
-            cube_xy = np.array([rng.uniform(*CUBE_REGION[0]), rng.uniform(*CUBE_REGION[1])])
-            box_xy = np.array([rng.uniform(*BOX_REGION[0]), rng.uniform(*BOX_REGION[1])])
-            if np.linalg.norm(cube_xy - box_xy) >= MIN_SEPARATION:
-                break
-        cube_yaw = rng.uniform(-np.pi, np.pi)
-        box_yaw = rng.uniform(-0.4, 0.4)
-        self.place(data, cube_xy, cube_yaw, box_xy, box_yaw)
+        self.layout: Layout = sample_layout(self.name, seed)
+        lay = self.layout
+        self.place(data, lay.cube_xy, lay.cube_yaw, lay.box_xy, lay.box_yaw)
         self._t0 = data.time
 
     def place(self, data: mujoco.MjData, cube_xy, cube_yaw: float, box_xy, box_yaw: float,
@@ -102,4 +101,21 @@ class CubeInBoxTask:
         return TaskStatus(self.name, self.instruction, self.seed, inside, preds, float(data.time - self._t0))
 
 
-TASK_CLASSES = {CubeInBoxTask.name: CubeInBoxTask}
+class CubeInBoxWalkTask(CubeInBoxTask):
+    """The cube out of arm reach at a far end of the table: side-step, pick, side-step back, place."""
+    name = "cube_in_box_walk"
+    instruction = "Step over to the red cube at the end of the table and put it in the box."
+
+    def reset(self, data: mujoco.MjData, seed: int) -> None:
+        super().reset(data, seed)
+        self._base0 = data.qpos[0:2].copy()
+        self._moved = False
+
+    def evaluate(self, data: mujoco.MjData) -> TaskStatus:
+        status = super().evaluate(data)
+        self._moved = self._moved or bool(np.linalg.norm(data.qpos[0:2] - self._base0) > BASE_MOVED)
+        status.predicates["base_moved"] = self._moved
+        return status
+
+
+TASK_CLASSES = {CubeInBoxTask.name: CubeInBoxTask, CubeInBoxWalkTask.name: CubeInBoxWalkTask}

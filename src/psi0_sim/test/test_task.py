@@ -113,3 +113,81 @@ def test_closed_dex3_hand_holds_the_cube_against_gravity(close):
     held = np.linalg.norm(local - (0.09, -0.04, 0.0)) < 0.04
     assert held == close, local
     assert sim.task_status().predicates["hand_touching_object"] == close
+
+
+# ---- seeded layouts and the loco-manipulation variant ------------------------------------------------------------
+from psi0_sim.layout import (CUBE_YAW_RANGE, HAND_BAND, REACH_LIMIT_Y, TASK_NAMES, carrying_hand,  # noqa: E402
+                             one_hand_reaches, sample_layout)
+
+
+def test_table_layouts_keep_cube_and_box_on_one_hands_side():
+    hands = set()
+    for seed in range(300):
+        lay = sample_layout("cube_in_box", seed)
+        ys = (lay.cube_xy[1], lay.box_xy[1])
+        assert one_hand_reaches(*ys)
+        hand = carrying_hand(lay)
+        hands.add(hand)
+        assert min(ys) >= -HAND_BAND if hand == "left" else max(ys) <= HAND_BAND
+    assert hands == {"left", "right"}
+    assert not one_hand_reaches(0.2, -0.2) and not one_hand_reaches(0.2, -0.04)
+    assert one_hand_reaches(0.2, -HAND_BAND) and one_hand_reaches(-0.2, HAND_BAND)
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_sample_layout_is_what_reset_builds(sim, task):
+    for seed in (0, 5, 123):
+        lay = sample_layout(task, seed)
+        assert lay == sample_layout(task, seed)            # pure: same seed, same scene
+        sim.reset(seed, task)
+        cube = sim.task.cube_position(sim.data)
+        box, box_yaw = sim.task.box_pose(sim.data)
+        assert np.allclose(cube[:2], lay.cube_xy) and np.allclose(box[:2], lay.box_xy)
+        assert abs(box_yaw - lay.box_yaw) < 1e-9 and abs(lay.cube_yaw) <= CUBE_YAW_RANGE
+    sim.reset(0, "cube_in_box")
+    with pytest.raises(ValueError, match="unknown task"):
+        sample_layout("no_such_task", 0)
+
+
+def test_walk_layout_puts_the_cube_out_of_reach_and_the_box_near_the_middle():
+    sides = set()
+    for seed in range(200):
+        lay = sample_layout("cube_in_box_walk", seed)
+        assert abs(lay.cube_xy[1]) > REACH_LIMIT_Y and abs(lay.box_xy[1]) <= 0.10
+        assert np.hypot(lay.cube_xy[0] - lay.box_xy[0], lay.cube_xy[1] - lay.box_xy[1]) > MIN_SEPARATION
+        sides.add(lay.cube_side)
+    assert sides == {"left", "right"}
+
+
+def test_walk_variant_success_fires_on_a_scripted_drop_and_base_moved_latches(sim):
+    sim.reset(11, "cube_in_box_walk")
+    st = sim.task_status()
+    assert st.task == "cube_in_box_walk" and st.instruction != "Put the red cube in the box."
+    assert not st.success and st.predicates["base_moved"] is False
+    sim.data.mocap_pos[sim._base_mocap][1] += 0.15                   # the base side-steps 15 cm
+    sim.step(50)
+    assert sim.task_status().predicates["base_moved"]
+    sim.data.mocap_pos[sim._base_mocap][1] -= 0.15                   # and comes back: still latched
+    sim.step(50)
+    assert sim.task_status().predicates["base_moved"]
+    box, yaw = sim.task.box_pose(sim.data)
+    sim.task.place(sim.data, box[:2], 0.2, box[:2], yaw, cube_z=TABLE_TOP_Z + 0.12)
+    mujoco.mj_forward(sim.model, sim.data)
+    assert not sim.task_status().success                             # above the box is not in it
+    sim.step(400)
+    assert sim.task_status().success
+    sim.reset(11, "cube_in_box_walk")                                # a reset clears the latch
+    assert not sim.task_status().predicates["base_moved"]
+    sim.reset(0, "cube_in_box")
+
+
+def test_walk_variant_cube_left_at_the_table_end_is_not_success(sim):
+    sim.reset(12, "cube_in_box_walk")
+    sim.step(400)
+    st = sim.task_status()
+    assert not st.success and not st.predicates["cube_in_box"]
+    box, yaw = sim.task.box_pose(sim.data)
+    sim.task.place(sim.data, box[:2] + np.array([0.0, 0.16]), 0.0, box[:2], yaw, cube_z=TABLE_TOP_Z + 0.1)
+    sim.step(400)                                                    # dropped beside the box
+    assert not sim.task_status().success
+    sim.reset(0, "cube_in_box")

@@ -95,6 +95,10 @@ class AmoBridgeNode(Node):
         self.create_timer(self.cfg.writer_check_period, self._check_writers, callback_group=safety)
         self.create_timer(self.cfg.diagnostics_period, self._publish_diagnostics, callback_group=safety)
 
+        # The command thread shares the GIL with the executor threads (and, in tests, with in-process
+        # publishers): hand the GIL over every 0.1 ms instead of Python's default 5 ms, so a wake-up is
+        # not held back by a callback.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 1e-4))
         self._thread = threading.Thread(target=self._command_loop, name="amo_bridge_commands", daemon=True)
         self._thread.start()
         self.get_logger().info(f"AMO bridge up: backend {self.cfg.backend}, {self.cfg.control_rate_hz:g} Hz, "
@@ -286,9 +290,6 @@ class AmoBridgeNode(Node):
 
 
 def main(args=None):
-    # The command thread shares the GIL with the executor threads: hand the GIL over every 0.5 ms
-    # instead of Python's default 5 ms, so a wake-up is not held back by a callback.
-    sys.setswitchinterval(0.0005)
     return run_node(lambda: AmoBridgeNode(), args=args, threads=3)
 
 

@@ -8,6 +8,7 @@ for stage 1 or an unfrozen backbone whose AdamW states would not fit replicated.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 from dataclasses import dataclass
@@ -32,11 +33,19 @@ class DistInfo:
         return self.world > 1
 
 
+def _destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def init_distributed(device_kind: str) -> DistInfo:
     if "RANK" not in os.environ or int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return DistInfo()
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
+        # Tear the group down before interpreter exit: a gloo group left to the C++ destructors was seen
+        # aborting a worker ("terminate called without an active exception").
+        atexit.register(_destroy_process_group)
     info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
     if device_kind == "cuda":
         torch.cuda.set_device(info.local_rank)

@@ -12,8 +12,8 @@ from psi0_common.rosutil.node_main import run_node
 from psi0_common.rosutil.params import declare_config
 from psi0_teleop.config import OperatorDriverConfig
 from psi0_teleop.devices import DeviceError, OperatorDevice
-from psi0_teleop.pubcount import COUNTS_TOPIC, PublishCounter, stamp_key
-from psi0_teleop.ros.convert import counts_msg, glove_to_msg, tracker_to_msg
+from psi0_teleop.pubcount import COUNTS_TOPIC, PublishCounter
+from psi0_teleop.ros.convert import counts_msg, publish_operator_samples
 
 # Reliable so a recorder on the same machine can get every sample; best-effort subscribers still match.
 STREAM_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
@@ -74,14 +74,8 @@ class OperatorNode(Node):
         except DeviceError as exc:
             self.get_logger().error(f"device error: {exc}")
             return
-        for s in trackers:
-            msg = tracker_to_msg(s)
-            self.pub_trackers.publish(msg)
-            self.counter.published(self.cfg.trackers_topic, stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec))
-        for g in gloves:
-            msg = glove_to_msg(g)
-            self.pub_gloves.publish(msg)
-            self.counter.published(self.cfg.gloves_topic, stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec))
+        publish_operator_samples(trackers, gloves, self.pub_trackers, self.pub_gloves, self.counter,
+                                 self.cfg.trackers_topic, self.cfg.gloves_topic)
         if self.session is not None and (trackers or gloves):
             self.session.write(trackers, gloves)
         if self.device.done() and not self._done_reported:

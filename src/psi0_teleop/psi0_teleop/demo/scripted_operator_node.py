@@ -31,8 +31,8 @@ from psi0_teleop.demo.feedback import measured_palms
 from psi0_teleop.demo.config import ScriptedOperatorConfig
 from psi0_teleop.demo.session import BaseOdometry, DemoSession, EpisodeWatch
 from psi0_teleop.operator_node import STREAM_QOS
-from psi0_teleop.pubcount import COUNTS_TOPIC, PublishCounter, stamp_key
-from psi0_teleop.ros.convert import counts_msg, glove_to_msg, tracker_to_msg
+from psi0_teleop.pubcount import COUNTS_TOPIC, PublishCounter
+from psi0_teleop.ros.convert import counts_msg, publish_operator_samples
 
 
 class ScriptedOperatorNode(Node):
@@ -113,14 +113,8 @@ class ScriptedOperatorNode(Node):
             s.feedback(palms, now, self._last_feedback)
             self._last_feedback = now
         trackers, gloves = s.poll(now)
-        for sample in trackers:
-            msg = tracker_to_msg(sample)
-            self.pub_trackers.publish(msg)
-            self.counter.published(self.cfg.trackers_topic, stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec))
-        for sample in gloves:
-            msg = glove_to_msg(sample)
-            self.pub_gloves.publish(msg)
-            self.counter.published(self.cfg.gloves_topic, stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec))
+        publish_operator_samples(trackers, gloves, self.pub_trackers, self.pub_gloves, self.counter,
+                                 self.cfg.trackers_topic, self.cfg.gloves_topic)
         if self.cfg.engage:
             for call in s.due_calls(now):
                 if call == "calibrate" and not self.calibrated:

@@ -10,7 +10,7 @@ from sensor_msgs.msg import JointState
 
 from psi0_teleop.devices import GloveHandSample, GloveSample, TRACKER_NAMES, TrackerSample
 from psi0_teleop.geometry import Pose
-from psi0_teleop.pubcount import STATUS_PREFIX, PublishCounter, parse_values
+from psi0_teleop.pubcount import STATUS_PREFIX, PublishCounter, parse_values, stamp_key
 
 
 def to_time(t: float) -> Time:
@@ -113,3 +113,14 @@ def counts_from_msg(msg: DiagnosticArray) -> list[tuple[str, dict[str, tuple[int
         if st.name.startswith(STATUS_PREFIX):
             out.append((st.name[len(STATUS_PREFIX):], parse_values((kv.key, kv.value) for kv in st.values)))
     return out
+
+
+def publish_operator_samples(trackers: list[TrackerSample], gloves: list[GloveSample], pub_trackers, pub_gloves,
+                             counter: PublishCounter, trackers_topic: str, gloves_topic: str) -> None:
+    """Publish operator samples and count each by its stamp, so the recorder can tell what it lost."""
+    for pub, topic, samples, to_msg in ((pub_trackers, trackers_topic, trackers, tracker_to_msg),
+                                        (pub_gloves, gloves_topic, gloves, glove_to_msg)):
+        for sample in samples:
+            msg = to_msg(sample)
+            pub.publish(msg)
+            counter.published(topic, stamp_key(msg.header.stamp.sec, msg.header.stamp.nanosec))

@@ -5,14 +5,15 @@ Every pytest run gets its own ROS domain so tests never hear a running
 """
 import os
 import random
-import sys
 
 import pytest
 
+from psi0_common.realtime import shorten_gil_switch_interval
+
 # Node tests run whole graphs (sim, bridge, teleop, fakes) in one process, where on a real robot each
 # node has its own. With Python's default 5 ms GIL switch interval their threads starve each other
-# (gaps up to 0.9 s measured); the sim and the bridge set 0.1 ms themselves, the harness does it for all.
-sys.setswitchinterval(1e-4)
+# (gaps up to 0.9 s measured); the sim, the bridge and the policy's control loop shorten it themselves; the harness does it for all.
+shorten_gil_switch_interval()
 
 if "PSI0_TEST_KEEP_DOMAIN" not in os.environ:
     os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid()).randint(101, 200))

@@ -223,3 +223,24 @@ def test_configurable_image_topic(tmp_path):
     frames = np.load(next((tmp_path / "b" / "images").rglob("*.npy")))
     r, _, b = frame_pattern(1, (48, 64))[0, 0]              # flat red and blue planes: bgr8 came out as RGB
     assert (frames[0, ..., 0] == r).all() and (frames[0, ..., 2] == b).all() and r != b
+
+
+def test_trim_drops_the_start_and_end_of_every_episode(tmp_path):
+    from dataclasses import replace
+
+    from psi0_training.data.convert import convert
+    from psi0_training.data.synthetic import SynthSpec, write_episode
+
+    bag = write_episode(tmp_path / "ep", SynthSpec(image_hw=(60, 80), duration_s=3.0))
+    full = convert([bag], tmp_path / "full", CFG, progress=False, log=lambda *_: None)
+    cut = convert([bag], tmp_path / "cut", replace(CFG, trim_start_s=1.0, trim_end_s=0.5), progress=False,
+                  log=lambda *_: None)
+    assert full["episodes"] == cut["episodes"] == 1
+    ts_full = pd.read_parquet(next((tmp_path / "full" / "data").rglob("*.parquet")))["timestamp"].to_numpy()
+    ts_cut = pd.read_parquet(next((tmp_path / "cut" / "data").rglob("*.parquet")))["timestamp"].to_numpy()
+    # 1.5 s of 30 Hz frames fewer (+-1 for the grid phase), the first kept frame ~1 s into the episode
+    assert abs((len(ts_full) - len(ts_cut)) - 45) <= 1, (len(ts_full), len(ts_cut))
+    frames_full = np.load(next((tmp_path / "full" / "images").rglob("*.npy")))
+    frames_cut = np.load(next((tmp_path / "cut" / "images").rglob("*.npy")))
+    k = int(np.argmin([np.abs(frames_full[i].astype(int) - frames_cut[0]).sum() for i in range(len(frames_full))]))
+    assert abs(k - 30) <= 1, k

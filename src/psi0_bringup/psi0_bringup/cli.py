@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("psi0_training.replay_cmd", "republish a rosbag2 recording with its original timing"),
     "eval-offline": ("psi0_training.eval_cmd", "run a checkpoint on a bag; plot predicted vs recorded actions"),
     "train": ("psi0_training.train_cmd", "train a Psi0 stage from a named config (psi0 train --list)"),
+    "demo": ("psi0_bringup.demo_cmd", "the loop in sim: record demonstrations, convert, train, evaluate, report"),
 }
 
 

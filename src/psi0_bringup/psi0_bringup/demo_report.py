@@ -21,9 +21,16 @@ def _max(results: list[dict], key: str) -> float:
     return max(vals) if vals else math.nan
 
 
+def _seen(summary: dict, predicate: str) -> str:
+    """In how many episodes `predicate` was true at some point ('-' for summaries written before it was kept)."""
+    if "predicate_episodes" not in summary:
+        return "-"
+    return f"{summary['predicate_episodes'].get(predicate, 0)}/{summary['episodes']}"
+
+
 def table(summaries: list[dict]) -> str:
     rows = ["| run | successes | success rate | 95% CI | action rate | inference latency mean / max | "
-            "max seam jump | dropped ticks |", "|---|---|---|---|---|---|---|---|"]
+            "seam jump mean / max | dropped ticks | touched / lifted the cube |", "|---|---|---|---|---|---|---|---|---|"]
     key = {name: i for i, name in enumerate(ORDER)}
     for s in sorted(summaries, key=lambda s: key.get(s["label"], 99)):
         res = s["results"]
@@ -31,7 +38,8 @@ def table(summaries: list[dict]) -> str:
             f"| {s['label']} | {s['successes']}/{s['episodes']} | {100 * s['success_rate']:.0f}% | "
             f"{100 * s['ci95'][0]:.0f}-{100 * s['ci95'][1]:.0f}% | {_fmt(_mean(res, 'action_rate_hz'), 1, 1)} Hz | "
             f"{_fmt(_mean(res, 'latency_mean_s'), 1e3)} / {_fmt(_max(res, 'latency_max_s'), 1e3)} ms | "
-            f"{_fmt(_max(res, 'seam_jump_max_rad'), 1, 3)} rad | {sum(r.get('dropped_ticks', 0) for r in res)} |")
+            f"{_fmt(_mean(res, 'seam_jump_mean_rad'), 1, 3)} / {_fmt(_max(res, 'seam_jump_max_rad'), 1, 3)} rad | {sum(r.get('dropped_ticks', 0) for r in res)} | "
+            f"{_seen(s, 'hand_touching_object')} / {_seen(s, 'cube_lifted')} |")
     return "\n".join(rows)
 
 

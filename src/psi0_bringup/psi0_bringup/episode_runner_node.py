@@ -23,6 +23,7 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
+from std_srvs.srv import Trigger
 
 from psi0_bringup.episodes import EpisodeResult, EpisodeRunnerConfig, RunSummary
 from psi0_bringup.video import VideoWriter
@@ -44,6 +45,7 @@ class EpisodeMeter:
         self.seam_jumps: list[float] = []
         self.dropped_at_start: int | None = None
         self.dropped_last = 0
+        self.predicates: set[str] = set()   # task predicates that were true at some point
 
 
 class EpisodeRunner(Node):
@@ -64,6 +66,7 @@ class EpisodeRunner(Node):
         self.set_task_client = self.create_client(SetTask, topics.SET_TASK)
         self.start_client = self.create_client(StartEpisode, topics.START_EPISODE)
         self.stop_client = self.create_client(StopEpisode, topics.STOP_EPISODE)
+        self.rearm_client = self.create_client(Trigger, topics.ESTOP_RESET)
         self.policy_change = self.create_client(ChangeState, f"/{self.cfg.policy_node}/change_state")
         self.policy_state = self.create_client(GetState, f"/{self.cfg.policy_node}/get_state")
         self.action_pub = self.create_publisher(WholeBodyAction, topics.ACTION,
@@ -81,6 +84,9 @@ class EpisodeRunner(Node):
     # ---- callbacks ------------------------------------------------------------------
     def _on_task_state(self, msg: TaskState) -> None:
         self._task_state = msg
+        m = self._meter
+        if m is not None:
+            m.predicates.update(n for n, v in zip(msg.predicate_names, msg.predicate_values) if v)
         if msg.success:
             self._success_since = self._success_since or time.monotonic()
         else:
@@ -119,7 +125,7 @@ class EpisodeRunner(Node):
             self.action_pub.publish(msg)
 
     # ---- service helpers --------------------------------------------------------------
-    def _call(self, client, request, what: str, timeout: float | None = None):
+    def _call(self, client, request, what: str, timeout: float | None = None, check: bool = True):
         timeout = timeout or self.cfg.service_timeout
         if not client.wait_for_service(timeout_sec=timeout):
             raise RuntimeError(f"{what}: service {client.srv_name} not available after {timeout:g} s")
@@ -129,7 +135,7 @@ class EpisodeRunner(Node):
         if not done.wait(timeout):
             raise RuntimeError(f"{what}: no answer from {client.srv_name} in {timeout:g} s")
         result = future.result()
-        if hasattr(result, "success") and not result.success:
+        if check and hasattr(result, "success") and not result.success:
             raise RuntimeError(f"{what} refused: {getattr(result, 'message', '')}")
         return result
 
@@ -184,6 +190,10 @@ class EpisodeRunner(Node):
         cfg = self.cfg
         self._call(self.reset_client, ResetSim.Request(seed=seed, task=cfg.task), "sim reset")
         self._task_state = None
+        if cfg.rearm_bridge:
+            answer = self._call(self.rearm_client, Trigger.Request(), "bridge reset", check=False)
+            if answer.success:   # otherwise "nothing to reset": the bridge was not latched
+                self.get_logger().warn(f"bridge was latched after episode {index}; {answer.message}")
         time.sleep(cfg.settle)
         instruction = cfg.instruction or (self._task_state.instruction if self._task_state else cfg.task)
         bag = ""
@@ -209,6 +219,8 @@ class EpisodeRunner(Node):
         if cfg.driver == "policy":
             self._policy(Transition.TRANSITION_DEACTIVATE, "deactivate")
             self._hold_standing.set()
+        if cfg.driver != "teleop" and cfg.return_time > 0:
+            time.sleep(cfg.return_time)       # standing action: the arms go back before the next reset
         if cfg.mode == "record":
             self._call(self.stop_client, StopEpisode.Request(discard=False), "stop recording")
         success = reason == "success"
@@ -221,6 +233,8 @@ class EpisodeRunner(Node):
             result.latency_mean_s = float(np.mean(meter.latencies))
             result.latency_max_s = float(np.max(meter.latencies))
             result.seam_jump_max_rad = float(np.max(meter.seam_jumps))
+            result.seam_jump_mean_rad = float(np.mean(meter.seam_jumps))
+        result.predicates_seen = sorted(meter.predicates)
         if meter.dropped_at_start is not None:
             result.dropped_ticks = meter.dropped_last - meter.dropped_at_start
         return result

@@ -28,6 +28,12 @@ class EpisodeRunnerConfig:
     success_hold: float = param(0.5, "Seconds the success condition must hold to end an episode early.",
                                 low=0.0, high=60.0)
     settle: float = param(1.0, "Seconds after a reset before the driver is started.", low=0.0, high=60.0)
+    return_time: float = param(0.0, "Seconds the standing action is held after an episode before the next reset "
+                                    "(driver policy/hold), so the arms are back where a reset puts them: a "
+                                    "reset teleports the joints and a raised arm would jump.", low=0.0, high=60.0)
+    rearm_bridge: bool = param(False, "Sim only: after each reset call the AMO bridge's reset (/psi0/estop_reset), so "
+                                      "a fault latched in one episode does not carry into the next; the bridge then "
+                                      "ramps (2 s) within `settle`. Logged when it re-arms.")
     service_timeout: float = param(20.0, "Seconds to wait for a service (sim reset, recorder, policy).",
                                    low=0.5, high=600.0)
     driver: str = param("policy", "Who acts during an episode: policy (activated and deactivated around it via "
@@ -60,7 +66,9 @@ class EpisodeResult:
     latency_mean_s: float = math.nan   # policy inference latency over the episode's chunks
     latency_max_s: float = math.nan
     seam_jump_max_rad: float = math.nan  # largest joint jump at a chunk switch
+    seam_jump_mean_rad: float = math.nan  # mean over the episode's chunk switches
     dropped_ticks: int = 0             # control ticks without a fresh action
+    predicates_seen: list = field(default_factory=list)  # task predicates true at some point (e.g. cube_lifted)
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -89,9 +97,14 @@ class RunSummary:
     def as_dict(self) -> dict:
         n = len(self.episodes)
         lo, hi = wilson_interval(self.successes, n)
+        seen: dict[str, int] = {}
+        for e in self.episodes:
+            for name in e.predicates_seen:
+                seen[name] = seen.get(name, 0) + 1
         return {"label": self.label, "mode": self.mode, "task": self.task, "episodes": n,
                 "successes": self.successes, "success_rate": self.successes / n if n else 0.0,
-                "ci95": [lo, hi], "results": [asdict(e) for e in self.episodes], **self.extra}
+                "ci95": [lo, hi], "predicate_episodes": seen, "results": [asdict(e) for e in self.episodes],
+                **self.extra}
 
     def control_line(self) -> str:
         """Control figures over all episodes: rates, latency, seam jumps, dropped ticks."""

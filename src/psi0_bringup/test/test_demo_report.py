@@ -9,7 +9,8 @@ def summary(label, successes, n=10):
     for i in range(n):
         s.episodes.append(EpisodeResult(i, 50000 + i, i < successes, 10.0, 5.0 if i < successes else math.nan,
                                         "success" if i < successes else "timeout", action_rate_hz=30.0,
-                                        latency_mean_s=0.05, latency_max_s=0.09, seam_jump_max_rad=0.02))
+                                        latency_mean_s=0.05, latency_max_s=0.09, seam_jump_max_rad=0.02,
+                                        seam_jump_mean_rad=0.01 * (1 + i % 2)))
     return s.as_dict()
 
 
@@ -19,7 +20,7 @@ def test_table_orders_runs_and_shows_intervals():
     assert [ln.split("|")[1].strip() for ln in lines[2:]] == ["hold", "rtc", "naive"]
     assert "| rtc | 6/10 | 60% | 31-83% |" in text
     assert "| hold | 0/10 | 0% | 0-28% |" in text
-    assert "50 / 90 ms" in text
+    assert "50 / 90 ms" in text and "0.015 / 0.020 rad" in text
 
 
 def test_write_report_makes_markdown_and_png(tmp_path):
@@ -28,3 +29,37 @@ def test_write_report_makes_markdown_and_png(tmp_path):
     png = (tmp_path / "success.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     assert "report.md" in out
+
+
+def test_convert_takes_the_successful_demonstrations(tmp_path):
+    import json
+
+    import pytest
+
+    from psi0_bringup.demo_cmd import recorded_bags
+
+    bags = [tmp_path / f"ep{i}" for i in range(3)]
+    for b in bags:
+        b.mkdir()
+    results = [{"success": ok, "bag_path": str(b)} for ok, b in zip((True, False, True), bags)]
+    summary = tmp_path / "data_summary.json"
+    summary.write_text(json.dumps({"results": results}))
+    assert recorded_bags(summary) == [bags[0], bags[2]]
+    assert recorded_bags(summary, keep_failed=True) == bags
+    bags[2].rmdir()
+    with pytest.raises(SystemExit, match="missing"):
+        recorded_bags(summary)
+    summary.write_text(json.dumps({"results": [{"success": False, "bag_path": str(bags[1])}]}))
+    with pytest.raises(SystemExit, match="no successful demonstration"):
+        recorded_bags(summary)
+    with pytest.raises(SystemExit, match="psi0 demo data"):
+        recorded_bags(tmp_path / "none.json")
+
+
+def test_predicates_seen_are_counted_per_episode():
+    s = RunSummary("rtc", "eval", "cube_in_box_near")
+    for i, seen in enumerate((["hand_touching_object"], ["cube_lifted", "hand_touching_object"], [])):
+        s.episodes.append(EpisodeResult(i, 50000 + i, False, 50.0, math.nan, "timeout", predicates_seen=seen))
+    d = s.as_dict()
+    assert d["predicate_episodes"] == {"hand_touching_object": 2, "cube_lifted": 1}
+    assert "| 2/3 / 1/3 |" in table([d])

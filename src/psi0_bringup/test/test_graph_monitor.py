@@ -62,22 +62,31 @@ def test_node_reports_rates_on_diagnostics(rclpy_context):
     try:
         executor = rclpy.executors.SingleThreadedExecutor(context=rclpy_context)
         executor.add_node(node)
+        # publish at ~100 Hz without catch-up bursts, and judge the monitor against the rate this loop
+        # really achieved over the monitor's 1 s window (a loaded machine slows the loop, not the monitor)
+        sent: list[float] = []
         next_pub = time.monotonic()
         deadline = time.monotonic() + 30
-        rate = None
-        while time.monotonic() < deadline:
-            if time.monotonic() >= next_pub:
+        checked = 0
+        good, last = None, None
+        while time.monotonic() < deadline and good is None:
+            now = time.monotonic()
+            if now >= next_pub:
                 pub.publish(String(data="x"))
-                next_pub += 0.01
+                sent.append(now)
+                next_pub = max(next_pub + 0.01, now - 0.005)
             executor.spin_once(timeout_sec=0.002)
-            for msg in reports:
+            for msg in reports[checked:]:
                 for st in msg.status:
                     values = {kv.key: kv.value for kv in st.values}
-                    if st.name.endswith("/watched") and float(values["rate_hz"]) > 0:
-                        rate = float(values["rate_hz"])
-            if rate is not None and rate > 80:
-                break
-        assert rate is not None and 80 < rate < 120, f"monitor saw {rate} Hz for a 100 Hz topic"
+                    rate = float(values.get("rate_hz", 0.0)) if st.name.endswith("/watched") else 0.0
+                    actual = sum(1 for t in sent if t > time.monotonic() - 1.0)
+                    if rate > 0 and actual > 40 and sent[0] < time.monotonic() - 2.0:
+                        last = (rate, actual)
+                        if abs(rate - actual) < 0.25 * actual:
+                            good = rate
+            checked = len(reports)
+        assert good is not None, f"no report within 25% of the sent rate in 30 s; last (reported, sent): {last}"
     finally:
         child.send_signal(2)
         out, _ = child.communicate(timeout=20)

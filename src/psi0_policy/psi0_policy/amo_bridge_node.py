@@ -10,7 +10,6 @@ the next tick. Safety logic lives in psi0_policy.bridge.core.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 
@@ -34,6 +33,7 @@ from psi0_common.rosutil.unitree_msgs import data_to_lowcmd
 from psi0_policy.bridge.config import BridgeConfig
 from psi0_policy.bridge.core import LATCHED, SIDES, Bridge, State, TickOutput
 from psi0_policy.bridge.robot import RobotState
+from psi0_common.realtime import shorten_gil_switch_interval
 
 COMMAND_QOS = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=1)
 STATE_QOS = QoSProfile(reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -95,10 +95,8 @@ class AmoBridgeNode(Node):
         self.create_timer(self.cfg.writer_check_period, self._check_writers, callback_group=safety)
         self.create_timer(self.cfg.diagnostics_period, self._publish_diagnostics, callback_group=safety)
 
-        # The command thread shares the GIL with the executor threads (and, in tests, with in-process
-        # publishers): hand the GIL over every 0.1 ms instead of Python's default 5 ms, so a wake-up is
-        # not held back by a callback.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 1e-4))
+        # The command thread shares the GIL with the executor threads: a wake-up must not wait for a callback.
+        shorten_gil_switch_interval()
         self._thread = threading.Thread(target=self._command_loop, name="amo_bridge_commands", daemon=True)
         self._thread.start()
         self.get_logger().info(f"AMO bridge up: backend {self.cfg.backend}, {self.cfg.control_rate_hz:g} Hz, "

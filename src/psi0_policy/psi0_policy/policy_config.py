@@ -11,7 +11,7 @@ class PolicyNodeConfig:
     checkpoint: str = param("", "Checkpoint directory (model.safetensors + config.json + norm_stats.json). Empty = a "
                                 "RANDOMLY INITIALISED model of `model_size`, for smoke runs only (its actions mean nothing).",
                             read_only=True)
-    model_size: str = param("tiny", "Size of the random model used when `checkpoint` is empty.", choices=("tiny", "mid"))
+    model_size: str = param("tiny", "Size of the random model used when `checkpoint` is empty.", choices=("tiny", "small", "mid"))
     device: str = param("cpu", "Torch device for inference.", choices=("cpu", "cuda"))
     dtype: str = param("", "Override the checkpoint's dtype (empty = as saved; bfloat16 on CUDA for full).",
                        choices=("", "float32", "bfloat16", "float16"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from psi0_common.config import param, validate
 
 BASE_MODES = ("fixed", "kinematic", "floating")
-TASKS = ("cube_in_box", "cube_in_box_walk")  # psi0_sim.layout.TASK_NAMES (kept import-free of MuJoCo)
+TASKS = ("cube_in_box", "cube_in_box_walk", "cube_in_box_near")  # psi0_sim.layout.TASK_NAMES (kept import-free of MuJoCo)
 
 
 @dataclass(frozen=True)

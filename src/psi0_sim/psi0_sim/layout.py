@@ -16,6 +16,11 @@ Tasks:
   table, beyond arm reach from the start pose (more than REACH_LIMIT_Y to the
   side), the box near the middle of the table. The robot
   must side-step to the cube, pick it up and side-step back to the box.
+- `cube_in_box_near` (the end-to-end demo's task): like `cube_in_box`, but
+  both objects stay in small regions on the robot's right (cube far right,
+  box near the middle; +-2 cm and +-0.2 rad around them). Twenty scripted
+  demonstrations and an hour of CPU training cannot cover the whole table;
+  this narrower spread still changes the scene with every seed.
 
 Cube yaw: a cube is symmetric under 90-degree turns, so any yaw is equivalent
 to one in [-45, 45] deg. The Dex3 side grasp (palm flat against one face,
@@ -46,8 +51,12 @@ BOX_YAW_RANGE = 0.4          # rad, |box yaw|
 # cube_in_box_walk: the cube at a far end of the table, the box near the middle.
 WALK_CUBE_REGION = ((0.30, 0.38), (0.38, 0.44))   # y given for the left end; the right end mirrors it
 WALK_BOX_REGION = ((0.32, 0.40), (-0.02, 0.10))   # y on the cube's side of the middle, mirrored likewise
+# cube_in_box_near: small regions on the right (the right hand carries).
+NEAR_CUBE_REGION = ((0.32, 0.36), (-0.22, -0.18))
+NEAR_BOX_REGION = ((0.34, 0.38), (-0.04, 0.0))
+NEAR_YAW_RANGE = 0.2         # rad, |cube yaw| and |box yaw|
 REACH_LIMIT_Y = 0.34         # m: no palm of the standing robot reaches a cube further to the side than this
-TASK_NAMES = ("cube_in_box", "cube_in_box_walk")
+TASK_NAMES = ("cube_in_box", "cube_in_box_walk", "cube_in_box_near")
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,8 @@ def sample_layout(task: str, seed: int) -> Layout:
         return _table_layout(seed)
     if task == "cube_in_box_walk":
         return _walk_layout(seed)
+    if task == "cube_in_box_near":
+        return _near_layout(seed)
     raise ValueError(f"unknown task {task!r}; known: {', '.join(TASK_NAMES)}")
 
 
@@ -110,4 +121,14 @@ def _walk_layout(seed: int) -> Layout:
     cube_yaw = rng.uniform(-CUBE_YAW_RANGE, CUBE_YAW_RANGE)
     box_yaw = rng.uniform(-BOX_YAW_RANGE, BOX_YAW_RANGE)
     return Layout("cube_in_box_walk", int(seed), (float(cube_xy[0]), float(cube_xy[1])), float(cube_yaw),
+                  (float(box_xy[0]), float(box_xy[1])), float(box_yaw))
+
+
+def _near_layout(seed: int) -> Layout:
+    rng = np.random.default_rng(seed)
+    cube_xy = (rng.uniform(*NEAR_CUBE_REGION[0]), rng.uniform(*NEAR_CUBE_REGION[1]))
+    box_xy = (rng.uniform(*NEAR_BOX_REGION[0]), rng.uniform(*NEAR_BOX_REGION[1]))
+    cube_yaw = rng.uniform(-NEAR_YAW_RANGE, NEAR_YAW_RANGE)
+    box_yaw = rng.uniform(-NEAR_YAW_RANGE, NEAR_YAW_RANGE)
+    return Layout("cube_in_box_near", int(seed), (float(cube_xy[0]), float(cube_xy[1])), float(cube_yaw),
                   (float(box_xy[0]), float(box_xy[1])), float(box_yaw))

@@ -15,7 +15,6 @@ it skips ahead instead of bursting, and counts it as an overrun.
 """
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections import deque
@@ -27,6 +26,7 @@ import numpy as np
 from psi0_sim.camera import CameraRenderer
 from psi0_sim.robot import SIDES, G1Sim, HandStateData, LowStateData
 from psi0_sim.task import TaskStatus
+from psi0_common.realtime import shorten_gil_switch_interval
 
 MAX_LAG = 0.05  # s
 
@@ -94,10 +94,8 @@ class SimRuntime:
 
     # -------------------------------------------------------------- control
     def start(self) -> None:
-        # The physics thread takes the GIL back right after every mj_step (500 times a second); with
-        # Python's default 5 ms switch interval, the ROS callbacks and any other thread of this process
-        # were measured waiting up to 0.9 s for it. A 0.1 ms interval keeps them within a few ms.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 1e-4))
+        # The physics thread takes the GIL back after every mj_step; keep it from starving the callbacks.
+        shorten_gil_switch_interval()
         self._threads = [threading.Thread(target=self._physics_loop, name="sim-physics", daemon=True)]
         if self.cfg.camera_enabled and self.on_frame is not None:
             self._threads.append(threading.Thread(target=self._render_loop, name="sim-render", daemon=True))

@@ -14,6 +14,9 @@ sideways to pick it up; success is again the cube resting in the box. It adds
 the predicate `base_moved` (latched: the pelvis has been more than 10 cm from
 its start position during the episode).
 
+`cube_in_box_near`: `cube_in_box` with narrow object regions (the end-to-end
+demo's task, psi0_sim.layout).
+
 Object placement is `psi0_sim.layout.sample_layout(task, seed)`, a pure function
 of the seed, so a scripted demonstrator plans from the seed alone.
 """
@@ -118,4 +121,9 @@ class CubeInBoxWalkTask(CubeInBoxTask):
         return status
 
 
-TASK_CLASSES = {CubeInBoxTask.name: CubeInBoxTask, CubeInBoxWalkTask.name: CubeInBoxWalkTask}
+class CubeInBoxNearTask(CubeInBoxTask):
+    """cube_in_box with both objects in small regions on the right (the end-to-end demo's task)."""
+    name = "cube_in_box_near"
+
+
+TASK_CLASSES = {t.name: t for t in (CubeInBoxTask, CubeInBoxWalkTask, CubeInBoxNearTask)}

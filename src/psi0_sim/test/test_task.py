@@ -191,3 +191,19 @@ def test_walk_variant_cube_left_at_the_table_end_is_not_success(sim):
     sim.step(400)                                                    # dropped beside the box
     assert not sim.task_status().success
     sim.reset(0, "cube_in_box")
+
+
+def test_near_layout_stays_in_its_small_regions_on_the_right():
+    from psi0_sim.layout import NEAR_BOX_REGION, NEAR_CUBE_REGION, NEAR_YAW_RANGE
+
+    cubes = []
+    for seed in range(200):
+        lay = sample_layout("cube_in_box_near", seed)
+        for (x, y), ((x0, x1), (y0, y1)) in ((lay.cube_xy, NEAR_CUBE_REGION), (lay.box_xy, NEAR_BOX_REGION)):
+            assert x0 <= x <= x1 and y0 <= y <= y1
+        assert abs(lay.cube_yaw) <= NEAR_YAW_RANGE and abs(lay.box_yaw) <= NEAR_YAW_RANGE
+        assert carrying_hand(lay) == "right"
+        # the cube clears the box's rim (inner half 6.5 cm + wall + cube half) wherever both land
+        assert np.hypot(lay.cube_xy[0] - lay.box_xy[0], lay.cube_xy[1] - lay.box_xy[1]) > 0.12
+        cubes.append(lay.cube_xy)
+    assert np.ptp(np.array(cubes), axis=0).min() > 0.03       # it still varies with the seed

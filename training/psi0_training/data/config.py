@@ -80,6 +80,10 @@ class ConvertConfig:
     frozen_image_mad: float = param(0.5, "mean absolute pixel difference below which two consecutive "
                                          "camera frames count as identical (0-255 scale)", low=0.0)
     chunk_size: int = param(1000, "episodes per chunk-XXX directory", low=1)
+    trim_start_s: float = param(0.0, "drop this much of every episode's start (s), e.g. an operator's calibration "
+                                     "ritual recorded before the task begins", low=0.0)
+    trim_end_s: float = param(0.0, "drop this much of every episode's end (s), e.g. standing still after the task",
+                              low=0.0)
 
     def __post_init__(self):
         validate(self)

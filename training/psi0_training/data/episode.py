@@ -150,6 +150,9 @@ def _convert_inner(info: BagInfo, cfg: ConvertConfig, out: Path, progress: bool)
     for f in REQUIRED[1:]:
         t, tol = timed[f].t_ns, timing[f].tolerance_s * 1e9
         spans.append((t[0] - (tol if timing[f].policy == "nearest" else 0), t[-1] + tol))
+    if cfg.trim_start_s or cfg.trim_end_s:
+        cam = timed["image"].t_ns
+        spans.append((cam[0] + cfg.trim_start_s * 1e9, cam[-1] - cfg.trim_end_s * 1e9))
     ticks = make_grid(timed["image"].t_ns, cfg.fps, spans)
     n = len(ticks)
     report["trimmed"] = {"camera_frames": len(timed["image"].t_ns), "frames": n}

@@ -30,8 +30,8 @@ class TrainConfig:
     stage: int = param(3, "Psi0 stage: 1 VLM FAST pre-training, 2 expert post-training, 3 fine-tuning",
                        choices=(1, 2, 3))
     # --- model
-    model_size: str = param("tiny", "psi0_policy model size (tiny/mid are random CPU models, full = Psi0)",
-                            choices=("tiny", "mid", "full"))
+    model_size: str = param("tiny", "psi0_policy model size (tiny/small/mid are random CPU models, full = Psi0)",
+                            choices=("tiny", "small", "mid", "full"))
     backbone_path: str = param("", "local Qwen3-VL directory, or a stage-1 checkpoint directory (from_pretrained, "
                                    "no download); empty = random backbone (tiny/mid only)")
     init_checkpoint: str = param("", "stage 2/3: psi0 checkpoint directory to start from (e.g. a stage-2 "
@@ -137,6 +137,14 @@ REGISTRY: dict[str, TrainConfig] = {
                                 horizon=5, **_DEBUG),
     "debug_stage2": TrainConfig(name="debug_stage2", stage=2, normalization="meanstd", **_DEBUG),
     "debug_stage3": TrainConfig(name="debug_stage3", stage=3, **_DEBUG),
+    # The end-to-end demo (docs/demo.md): stage 3 of the `small` CPU model (6.3M parameters) on ~20 scripted
+    # sim demonstrations, ~0.37 s per step on 2 CPU cores (5000 steps: ~31 min). The backbone is random, so
+    # it is trained too (Psi0 freezes its pre-trained VLM); 128x160 images (20 vision tokens) keep a step
+    # cheap. Steps/batch/LR are ours.
+    "sim_stage3": TrainConfig(name="sim_stage3", stage=3, model_size="small", freeze_backbone=False,
+                              image_height=120, image_width=160, steps=5000, batch_size=32, lr=1e-3,
+                              min_lr_ratio=0.05, warmup_steps=100, device="cpu", num_workers=1, val_episodes=2,
+                              log_every=20, eval_every=500, eval_batches=4, save_every=500, keep_last=2),
     # Psi0 stage 1: Qwen3-VL-2B, FAST vocab 2048 / scale 100 fitted on 500k actions, quantile normalization,
     # 48-D task space. Steps, batch and LR are ours (not published with the numbers above).
     "full_stage1": TrainConfig(name="full_stage1", stage=1, model_size="full", action_dim=48, grad_accum=2,

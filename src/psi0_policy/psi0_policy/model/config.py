@@ -121,6 +121,11 @@ def model_config(size: str, backbone_path: str = "", **overrides) -> Psi0ModelCo
             size="tiny",
             backbone=BackboneConfig(hf_config=_random_qwen_config(32, 1, 2, 64, 2, 2, 1), feature_layer=-1),
             expert=ExpertConfig(width=64, depth=2, heads=2))
+    elif size == "small":   # the end-to-end sim demo: a wider expert and a 2-layer vision tower, ~60 ms on CPU
+        cfg = Psi0ModelConfig(
+            size="small",
+            backbone=BackboneConfig(hf_config=_random_qwen_config(64, 2, 2, 128, 2, 2, 1), feature_layer=-1),
+            expert=ExpertConfig(width=192, depth=4, heads=4))
     elif size == "mid":
         cfg = Psi0ModelConfig(
             size="mid",
@@ -136,5 +141,5 @@ def model_config(size: str, backbone_path: str = "", **overrides) -> Psi0ModelCo
             backbone=BackboneConfig(path=backbone_path, feature_layer=-1, tokenizer="qwen"),
             expert=ExpertConfig(width=1024, depth=14, heads=16))
     else:
-        raise ConfigError(f"unknown model size {size!r}{did_you_mean(size, ('tiny', 'mid', 'full'))}")
+        raise ConfigError(f"unknown model size {size!r}{did_you_mean(size, ('tiny', 'small', 'mid', 'full'))}")
     return replace(cfg, **overrides) if overrides else cfg

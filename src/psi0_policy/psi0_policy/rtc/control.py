@@ -7,19 +7,13 @@ than a period are skipped and counted as missed).
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from typing import Callable
 
 import numpy as np
 
 from psi0_policy.rtc.clock import MonotonicClock
-
-# Python hands the GIL to a waiting thread every `switch interval` (5 ms by default); a control tick
-# woken while the inference thread runs Python code would wait that long. Measured on the shared 2-core
-# machine with the tiny model (SCHED_FIFO control thread): p99 jitter 1.2 ms at 0.5 ms, 0.007 ms at 0.1 ms,
-# with the same inference throughput. Process-wide: set when a ControlLoop starts.
-CONTROL_SWITCH_INTERVAL = 0.0001
+from psi0_common.realtime import shorten_gil_switch_interval
 
 
 class ControlLoop:
@@ -44,8 +38,7 @@ class ControlLoop:
     def start(self) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
-        if sys.getswitchinterval() > CONTROL_SWITCH_INTERVAL:
-            sys.setswitchinterval(CONTROL_SWITCH_INTERVAL)
+        shorten_gil_switch_interval()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()

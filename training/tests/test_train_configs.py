@@ -60,3 +60,14 @@ def test_psi0_train_command(capsys, tmp_path):
 def test_psi0_cli_registers_train():
     from psi0_bringup.cli import SUBCOMMANDS
     assert SUBCOMMANDS["train"][0] == "psi0_training.train_cmd"
+
+
+def test_docs_list_every_training_field():
+    """docs/training.md carries the generated field table; a new or changed field must be documented."""
+    from pathlib import Path
+
+    from psi0_common.config import markdown_table
+    from psi0_training.train.configs import TrainConfig
+    doc = Path(__file__).resolve().parents[2] / "docs" / "training.md"
+    assert markdown_table(TrainConfig) in doc.read_text(), (
+        "docs/training.md field table is stale: regenerate it with psi0_common.config.markdown_table(TrainConfig)")

@@ -37,11 +37,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trim-end", type=float, default=6.0,
                    help="seconds dropped at the end of every demonstration (standing after success)")
     p.add_argument("--eval-episodes", type=int, default=10, help="closed-loop rollouts per driver")
-    p.add_argument("--data-seed", type=int, default=1000, help="first seed of the demonstrations")
+    p.add_argument("--data-seed", type=int, default=None,
+                   help="first seed of the demonstrations (default: 1000, or after the last seed already recorded "
+                        "in --workdir: a second `data` run adds demonstrations)")
     p.add_argument("--eval-seed", type=int, default=50000, help="first seed of the held-out evaluation")
     p.add_argument("--timeout", type=float, default=50.0, help="seconds per evaluation episode")
     p.add_argument("--train-config", default="sim_stage3", help="training config (psi0 train --list)")
     p.add_argument("--train-steps", type=int, default=None, help="override the config's number of steps")
+    p.add_argument("--convert-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="other converter settings, e.g. --convert-set max_gap_fraction=0.2 (psi0 convert --help)")
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                    help="other training overrides, e.g. --train-set batch_size=16 (psi0 train CONFIG --help)")
     p.add_argument("--checkpoint", type=Path, default=None,
@@ -67,12 +71,53 @@ def _newest_checkpoint(workdir: Path) -> Path:
 
 
 def step_data(a) -> None:
-    bags = a.workdir / "bags"
-    _psi0("launch", "demo_record", "--set", f"recorder.output_dir={bags}",
-          "--set", f"episode_runner.episodes={a.episodes}", "--set", f"episode_runner.first_seed={a.data_seed}",
-          "--set", f"episode_runner.task={a.task}",
-          "--set", f"episode_runner.summary_path={a.workdir / 'data_summary.json'}",
-          *(["--set", f"episode_runner.timeout={a.data_timeout}"] if a.data_timeout else []))
+    """Record a.episodes demonstrations. An existing data_summary.json is kept and extended (never lose
+    recorded data): the new run writes its own summary, which is then merged in, new seeds after the old."""
+    summary = a.workdir / "data_summary.json"
+    old = json.loads(summary.read_text()) if summary.exists() else None
+    first_seed = a.data_seed if a.data_seed is not None else next_data_seed(old)
+    part = a.workdir / "data_summary.part.json"
+    part.unlink(missing_ok=True)
+    try:
+        _psi0("launch", "demo_record", "--set", f"recorder.output_dir={a.workdir / 'bags'}",
+              "--set", f"episode_runner.episodes={a.episodes}", "--set", f"episode_runner.first_seed={first_seed}",
+              "--set", f"episode_runner.task={a.task}", "--set", f"episode_runner.summary_path={part}",
+              *(["--set", f"episode_runner.timeout={a.data_timeout}"] if a.data_timeout else []))
+    finally:  # a run stopped part-way still keeps the episodes it finished
+        if part.exists():
+            merged = merge_data_summaries(old, json.loads(part.read_text()))
+            tmp = summary.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(merged, indent=2, allow_nan=True))
+            tmp.replace(summary)
+            part.unlink()
+            print(f"[demo] {summary}: {merged['successes']}/{merged['episodes']} demonstrations succeeded "
+                  f"(seeds {min(r['seed'] for r in merged['results'])}-{max(r['seed'] for r in merged['results'])})",
+                  flush=True)
+
+
+def next_data_seed(summary: dict | None, default: int = 1000) -> int:
+    """First seed after every seed in an existing data summary (default when there is none)."""
+    seeds = [r["seed"] for r in (summary or {}).get("results", [])]
+    return max(seeds) + 1 if seeds else default
+
+
+def merge_data_summaries(old: dict | None, new: dict) -> dict:
+    """One summary of both recording runs (same task): results by seed, a re-recorded seed replaced by the
+    new run; counts and the Wilson interval recomputed."""
+    from dataclasses import fields
+
+    from psi0_bringup.episodes import EpisodeResult, RunSummary
+
+    if old is None:
+        return new
+    if old.get("task") != new.get("task"):
+        raise SystemExit(f"[demo] the recorded demonstrations are for task {old.get('task')!r}, this run for "
+                         f"{new.get('task')!r}: use another --workdir")
+    by_seed = {r["seed"]: r for r in old["results"]}
+    by_seed.update({r["seed"]: r for r in new["results"]})
+    names = {f.name for f in fields(EpisodeResult)}
+    episodes = [EpisodeResult(**{k: v for k, v in r.items() if k in names}) for _, r in sorted(by_seed.items())]
+    return RunSummary(new["label"], new["mode"], new["task"], episodes).as_dict()
 
 
 def recorded_bags(summary_path: Path, keep_failed: bool = False) -> list[Path]:
@@ -102,7 +147,7 @@ def step_convert(a) -> None:
     # standing still with the task done (success_hold). Both are trimmed.
     _psi0("convert", *map(str, bags), "--out", str(a.workdir / "dataset"), "--overwrite",
           "--set", "max_frozen_s=15", "--set", f"trim_start_s={a.trim_start}", "--set", f"trim_end_s={a.trim_end}",
-          "--no-progress")
+          *[arg for item in a.convert_set for arg in ("--set", item)], "--no-progress")
 
 
 def step_train(a) -> None:

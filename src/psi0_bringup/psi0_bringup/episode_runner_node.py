@@ -166,6 +166,8 @@ class EpisodeRunner(Node):
                 log.info(f"episode {i + 1}/{self.cfg.episodes} seed {result.seed}: "
                          f"{'SUCCESS' if result.success else 'FAIL'} ({result.reason}, {result.duration:.1f} s); "
                          f"running {self.summary.line()}")
+                if self.cfg.summary_path:  # after every episode: a run stopped part-way keeps what it did
+                    self.summary.write(self.cfg.summary_path)
                 if self._video is not None and i + 1 >= self.cfg.video_episodes:
                     self._close_video()
         except Exception as exc:  # a broken graph: report, fail the run

@@ -43,7 +43,8 @@ class EpisodeRunnerConfig:
     policy_node: str = param("psi0_policy", "Name of the policy lifecycle node (for <name>/change_state).")
     policy_configure_timeout: float = param(300.0, "Seconds the policy may take to configure (load + warm up).",
                                             low=1.0, high=3600.0)
-    summary_path: str = param("", "Where to write the JSON summary; empty = do not write.")
+    summary_path: str = param("", "Where to write the JSON summary (rewritten after every episode, so a run "
+                                  "stopped part-way keeps its results); empty = do not write.")
     video_path: str = param("", "Write the head-camera frames of every episode to this MP4; empty = no video.")
     video_episodes: int = param(1, "How many episodes (from the first) go into the video.", low=1, high=1000)
     label: str = param("", "Name of this run in the summary (e.g. rtc, naive, sync, hold).")

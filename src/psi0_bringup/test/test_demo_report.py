@@ -63,3 +63,28 @@ def test_predicates_seen_are_counted_per_episode():
     d = s.as_dict()
     assert d["predicate_episodes"] == {"hand_touching_object": 2, "cube_lifted": 1}
     assert "| 2/3 / 1/3 |" in table([d])
+
+
+def test_a_second_data_run_extends_the_recorded_demonstrations():
+    import pytest
+
+    from psi0_bringup.demo_cmd import merge_data_summaries, next_data_seed
+
+    def run(seeds, ok, task="cube_in_box_near"):
+        s = RunSummary("teleop", "record", task)
+        for i, (seed, good) in enumerate(zip(seeds, ok)):
+            s.episodes.append(EpisodeResult(i, seed, good, 30.0, 20.0 if good else math.nan,
+                                            "success" if good else "timeout", bag_path=f"bags/{seed}"))
+        return s.as_dict()
+
+    first = run([1000, 1001, 1002], [True, False, True])
+    assert next_data_seed(None) == 1000 and next_data_seed(first) == 1003
+    merged = merge_data_summaries(first, run([1003, 1004], [True, True]))
+    assert [r["seed"] for r in merged["results"]] == [1000, 1001, 1002, 1003, 1004]
+    assert (merged["episodes"], merged["successes"]) == (5, 4) and merged["ci95"][0] > 0.3
+    # a re-recorded seed replaces the old result (its new bag is the one converted)
+    again = merge_data_summaries(merged, run([1001], [True]))
+    assert again["successes"] == 5 and again["episodes"] == 5
+    assert merge_data_summaries(None, first) == first
+    with pytest.raises(SystemExit, match="another --workdir"):
+        merge_data_summaries(first, run([1003], [True], task="cube_in_box"))

@@ -66,3 +66,12 @@ def test_video_writer_writes_readable_mp4(tmp_path):
     frames = iio.imread(tmp_path / "v.mp4")
     assert frames.shape == (11, 48, 64, 3)
     assert abs(int(frames[5].mean()) - 100) <= 3
+
+
+def test_docs_list_every_episode_runner_parameter():
+    from pathlib import Path
+
+    from psi0_common.config import markdown_table
+    doc = Path(__file__).resolve().parents[3] / "docs" / "demo.md"
+    assert markdown_table(EpisodeRunnerConfig) in doc.read_text(), (
+        "docs/demo.md episode runner table is stale: regenerate it with markdown_table(EpisodeRunnerConfig)")

@@ -21,7 +21,8 @@ class PolicyNodeConfig:
     s_min: int = param(15, "Minimum execution horizon: start the next inference after this many steps.", low=1, high=1000)
     delay_buffer: int = param(6, "Number of recent measured delays; d = their maximum.", low=1, high=100)
     initial_delay: int = param(6, "Delay estimate (control steps) before any is measured.", low=0, high=1000)
-    max_delay: int = param(8, "Trained maximum delay; prefixes are clamped to max_delay - 1 with a warning.", low=1,
+    max_delay: int = param(0, "Trained maximum delay; prefixes are clamped to max_delay - 1 with a warning. 0 = the "
+                           "checkpoint's (train_config.json max_delay; 8, the Psi0 value, when it has none).", low=0,
                            high=1000)
     flow_steps: int = param(8, "Euler steps per chunk (0 = the checkpoint's default).", low=0, high=100)
     task: str = param("", "Initial language instruction (also set by the task topic or the set_task service).")
@@ -44,3 +45,20 @@ class PolicyNodeConfig:
 
     def __post_init__(self):
         validate(self)
+
+
+PSI0_MAX_DELAY = 8  # the Psi0 paper's trained maximum delay
+
+
+def resolve_max_delay(requested: int, trained: int | None) -> tuple[int, str]:
+    """The RTC max delay to run with, and a warning ('' if none). requested 0 = the checkpoint's trained value
+    (PSI0_MAX_DELAY when unknown). A request above the trained value is honoured but warned about: the model
+    would be given prefixes longer than any it saw in training."""
+    if requested == 0:
+        if trained == 0:  # plain flow matching: the model never saw a clean prefix, so give it none
+            return 1, "the checkpoint was trained without RTC prefixes (max_delay 0): chunks start without a prefix"
+        return (trained or PSI0_MAX_DELAY), ""
+    if trained and requested > trained:
+        return requested, (f"max_delay {requested} exceeds the checkpoint's trained max_delay {trained}: prefixes "
+                           f"of {trained}..{requested - 1} actions were never seen in training")
+    return requested, ""

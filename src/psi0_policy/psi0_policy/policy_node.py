@@ -28,10 +28,11 @@ from psi0_common import topics
 from psi0_common.action_layout import BASE_HEIGHT, standing_action
 from psi0_common.rosutil.node_main import run_node
 from psi0_common.rosutil.params import declare_config
+from psi0_policy.model.checkpoint import trained_max_delay
 from psi0_policy.model.policy import ChunkPolicy, Observation
 from psi0_policy.model.process_policy import ProcessPolicy
 from psi0_policy.observation import ObservationCache
-from psi0_policy.policy_config import PolicyNodeConfig
+from psi0_policy.policy_config import PolicyNodeConfig, resolve_max_delay
 from psi0_policy.rtc import ControlLoop, RtcConfig, RtcRuntime
 
 HELD_INDEX = 0xFFFF  # WholeBodyAction.chunk_index of a held action (dry buffer or sync pause)
@@ -130,8 +131,13 @@ class PolicyNode(LifecycleNode):
                 self.policy = factory()
             where = "a child process" if c.inference_process else "this process"
             log.info(f"policy {c.checkpoint or '(random)'} loaded in {where} on {c.device}")
+            max_delay, warning = resolve_max_delay(c.max_delay, trained_max_delay(c.checkpoint) if c.checkpoint else None)
+            if warning:
+                log.warning(warning)
             rcfg = RtcConfig(mode=c.mode, horizon=self.policy.horizon, s_min=c.s_min, delay_buffer=c.delay_buffer,
-                             initial_delay=c.initial_delay, max_delay=c.max_delay, control_hz=c.control_hz)
+                             initial_delay=c.initial_delay, max_delay=max_delay, control_hz=c.control_hz)
+            log.info(f"rtc: horizon {rcfg.horizon}, s_min {rcfg.s_min}, max delay {max_delay}"
+                     + (" (from the checkpoint)" if c.max_delay == 0 and c.checkpoint else ""))
             stand = standing_action()
             warm = Observation(np.zeros((240, 320, 3), np.uint8), stand[:32], "warm up")
             times = self.policy.warmup(warm, c.warmup_runs)

@@ -153,6 +153,20 @@ def _images(items: list[dict]) -> torch.Tensor:
     return torch.from_numpy(np.stack(out))
 
 
+def shift_images(images: torch.Tensor, shifts: torch.Tensor, max_fraction: float) -> torch.Tensor:
+    """Random-shift augmentation of a (B, H, W, 3) uint8 batch: sample i moves by shifts[i] (dy, dx in [-1, 1])
+    times max_fraction of H and W, whole pixels, edges repeated (no black borders the camera never shows)."""
+    b, h, w, _ = images.shape
+    py, px = round(max_fraction * h), round(max_fraction * w)
+    if py == 0 and px == 0:
+        return images
+    padded = F.pad(images.permute(0, 3, 1, 2).float(), (px, px, py, py), mode="replicate")
+    dy = (shifts[:, 0].clamp(-1, 1) * py).round().long()
+    dx = (shifts[:, 1].clamp(-1, 1) * px).round().long()
+    out = torch.stack([padded[i, :, py + dy[i]:py + dy[i] + h, px + dx[i]:px + dx[i] + w] for i in range(b)])
+    return out.permute(0, 2, 3, 1).to(torch.uint8)
+
+
 def pixel_values(processor, images: torch.Tensor, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Psi0Processor.images, run on `device` on a (B, H, W, 3) uint8 batch: the same operations in the same
     order (scale, antialiased bilinear resize, mean/std, Qwen patch layout), so the model sees exactly what
@@ -188,8 +202,10 @@ class FlowCollate:
                 "valid": ~_stack(items, "action_is_pad").bool(), "raw_actions": raw.float()}
 
 
-def model_inputs(processor, batch: dict, device) -> ModelInputs:
-    pix, grid = pixel_values(processor, batch["images"], device)
+def model_inputs(processor, batch: dict, device, shifts: torch.Tensor | None = None,
+                 max_shift: float = 0.0) -> ModelInputs:
+    images = batch["images"] if shifts is None or max_shift <= 0 else shift_images(batch["images"], shifts, max_shift)
+    pix, grid = pixel_values(processor, images, device)
     return ModelInputs(pix, grid, batch["input_ids"].to(device), batch["attention_mask"].to(device),
                        batch["mm_token_type_ids"].to(device), batch["state"].to(device))
 

@@ -70,6 +70,10 @@ class TrainConfig:
     time_distribution: str = param("uniform", "flow time of the noisy tokens: uniform (Psi0) or beta (GR00T "
                                               "Beta(1.5, 1))", choices=("uniform", "beta"))
     flow_steps: int = param(8, "Euler steps of the open-loop evaluation (Psi0 deploys 8)", low=1, high=128)
+    image_shift: float = param(0.0, "random-shift augmentation (stages 2, 3): each training image is shifted by up "
+                                    "to this fraction of its height and width, edge pixels repeated, a new shift "
+                                    "per sample and step (DrQ, Diffusion Policy); validation is never shifted. "
+                                    "0 = off", low=0.0, high=0.25)
     # --- FAST tokenizer (stage 1)
     fast_vocab_size: int = param(2048, "FAST BPE vocabulary (Psi0: 2048)", low=16, high=65536)
     fast_scale: float = param(100.0, "FAST: DCT coefficients are multiplied by this before rounding (Psi0: 100)",
@@ -141,7 +145,12 @@ REGISTRY: dict[str, TrainConfig] = {
     # sim demonstrations, ~0.37 s per step on 2 CPU cores (5000 steps: ~31 min). The backbone is random, so
     # it is trained too (Psi0 freezes its pre-trained VLM); 128x160 images (20 vision tokens) keep a step
     # cheap. Steps/batch/LR are ours.
-    "sim_stage3": TrainConfig(name="sim_stage3", stage=3, model_size="small", freeze_backbone=False,
+    # max_delay 14 (Psi0: 8): in the sim graph on 2 cores the small model's latency is ~230 ms mean, up to
+    # ~900 ms, so RTC's delay estimate (max of the last 6) reaches 8-15 control steps; 14 < s_min 15 keeps
+    # at least one fresh action after the longest prefix.
+    # image_shift 0.04 (~5 px of the 120x160 model input): 20-60 demonstrations from one camera pose.
+    "sim_stage3": TrainConfig(name="sim_stage3", stage=3, model_size="small", freeze_backbone=False, max_delay=14,
+                              image_shift=0.04,
                               image_height=120, image_width=160, steps=5000, batch_size=32, lr=1e-3,
                               min_lr_ratio=0.05, warmup_steps=100, device="cpu", num_workers=1, val_episodes=2,
                               log_every=20, eval_every=500, eval_batches=4, save_every=500, keep_last=2),

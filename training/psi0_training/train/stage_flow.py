@@ -21,12 +21,14 @@ from psi0_training.train.batches import FlowCollate, model_inputs, norm_stats_fr
 from psi0_training.train.configs import TrainConfig
 
 
-def step_randomness(cfg: TrainConfig, step: int, batch: int, salt: int = 0):
-    """(t (B, H), rtc_loss_mask (B, H), noise (B, H, A)) for a global batch of `batch` samples."""
+def step_randomness(cfg: TrainConfig, step: int, batch: int, salt: int = 0, augment: bool = True):
+    """(t (B, H), rtc_loss_mask (B, H), noise (B, H, A), image shifts (B, 2) in [-1, 1] or None) for a global
+    batch of `batch` samples; no shifts when the config has no image_shift or augment is False (validation)."""
     g = torch.Generator().manual_seed(cfg.seed * 7_919 + step * 2 + salt)
     t, lm = flow.sample_times(batch, cfg.horizon, cfg.max_delay, distribution=cfg.time_distribution, generator=g)
     noise = torch.randn(batch, cfg.horizon, cfg.action_dim, generator=g)
-    return t, lm, noise
+    shifts = torch.rand(batch, 2, generator=g) * 2 - 1 if augment and cfg.image_shift > 0 else None
+    return t, lm, noise, shifts
 
 
 def _model_config(cfg: TrainConfig):
@@ -80,14 +82,16 @@ class FlowTask:
 
     def weight_count(self, batch: dict, rnd, pos: slice) -> torch.Tensor:
         """Number of (token, dim) terms this micro-batch adds to the global loss."""
-        _, lm, _ = rnd
+        lm = rnd[1]
         return (lm[pos] & batch["valid"]).sum() * self.cfg.action_dim
 
     def loss_sum(self, model, batch: dict, rnd, pos: slice, device) -> torch.Tensor:
         """Sum of squared velocity errors over counted terms (= model loss x its weight count)."""
-        t, lm, noise = rnd
+        t, lm, noise, shifts = rnd
         mask = (lm[pos] & batch["valid"]).to(device)
-        out = model(model_inputs(self.processor, batch, device), batch["actions"].to(device), t[pos].to(device),
+        inputs = model_inputs(self.processor, batch, device, None if shifts is None else shifts[pos],
+                              self.cfg.image_shift)
+        out = model(inputs, batch["actions"].to(device), t[pos].to(device),
                     noise=noise[pos].to(device), loss_mask=mask)
         return out.loss * (mask.sum() * self.cfg.action_dim)
 
@@ -98,7 +102,7 @@ class FlowTask:
         count = rows = 0.0
         for i, batch in enumerate(batches):
             b = batch["actions"].shape[0]
-            rnd = step_randomness(self.cfg, i, b, salt=1)
+            rnd = step_randomness(self.cfg, i, b, salt=1, augment=False)
             w = float(self.weight_count(batch, rnd, slice(0, b)))
             sums["val/loss"] += float(self.loss_sum(model, batch, rnd, slice(0, b), device))
             count += w

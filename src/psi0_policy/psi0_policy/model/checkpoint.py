@@ -141,3 +141,21 @@ def load_checkpoint(directory, device: str | torch.device = "cpu", dtype: str | 
     model.load_state_dict(state, strict=True)
     model.to(device).eval()
     return model, ns, Psi0Processor.load(cfg, directory)
+
+
+def trained_max_delay(directory) -> int | None:
+    """The training-time RTC maximum delay recorded with a trainer's checkpoint (train_config.json
+    `max_delay`), or None when the directory has no train_config.json (e.g. a hand-made checkpoint).
+    Prefixes longer than max_delay - 1 were never seen in training."""
+    path = Path(directory) / "train_config.json"
+    if not path.is_file():
+        return None
+    try:
+        value = json.loads(path.read_text()).get("max_delay")
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unreadable ({exc})") from exc
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CheckpointError(f"{path}: max_delay must be a non-negative integer, got {value!r}")
+    return value

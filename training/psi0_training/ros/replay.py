@@ -116,6 +116,19 @@ class BagReplayer:
                 return
         pub.publish(raw)
 
+    def flush(self, timeout: float) -> list[str]:
+        """Wait until every subscriber acknowledged what was published (reliable QoS), so exiting right after
+        the last message does not drop it on the way; -> the topics still unacknowledged after `timeout`."""
+        from rclpy.duration import Duration
+
+        deadline = time.monotonic() + timeout
+        pending = []
+        for topic, pub in self.publishers.items():
+            left = max(0.0, deadline - time.monotonic())
+            if not pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9))):
+                pending.append(topic)
+        return pending
+
     def run(self, loop: bool = False, stop: threading.Event | None = None) -> int:
         total = 0
         while True:
@@ -135,6 +148,9 @@ def main(bag, topics=None, rate=1.0, loop=False, restamp=False, delay=1.0, publi
                                + (" (loop)" if loop else ""))
         replayer.wait_for_subscribers(delay)  # messages sent before discovery would be lost
         n = replayer.run(loop)
+        pending = replayer.flush(timeout=2.0)
+        if pending:
+            node.get_logger().warning(f"not acknowledged by every subscriber within 2 s: {', '.join(pending)}")
         node.get_logger().info(f"published {n} messages")
         return 0
     except KeyboardInterrupt:

@@ -86,13 +86,11 @@ def step_data(a) -> None:
     finally:  # a run stopped part-way still keeps the episodes it finished
         if part.exists():
             merged = merge_data_summaries(old, json.loads(part.read_text()))
-            tmp = summary.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(merged, indent=2, allow_nan=True))
-            tmp.replace(summary)
+            merged.write(summary)
             part.unlink()
-            print(f"[demo] {summary}: {merged['successes']}/{merged['episodes']} demonstrations succeeded "
-                  f"(seeds {min(r['seed'] for r in merged['results'])}-{max(r['seed'] for r in merged['results'])})",
-                  flush=True)
+            seeds = [e.seed for e in merged.episodes]
+            print(f"[demo] {summary}: {merged.successes}/{len(seeds)} demonstrations succeeded "
+                  f"(seeds {min(seeds)}-{max(seeds)})", flush=True)
 
 
 def next_data_seed(summary: dict | None, default: int = 1000) -> int:
@@ -101,23 +99,21 @@ def next_data_seed(summary: dict | None, default: int = 1000) -> int:
     return max(seeds) + 1 if seeds else default
 
 
-def merge_data_summaries(old: dict | None, new: dict) -> dict:
-    """One summary of both recording runs (same task): results by seed, a re-recorded seed replaced by the
-    new run; counts and the Wilson interval recomputed."""
-    from dataclasses import fields
+def merge_data_summaries(old: dict | None, new: dict):
+    """One RunSummary of both recording runs (same task): results by seed, a re-recorded seed replaced by the
+    new run; counts and the Wilson interval are recomputed when it is written."""
+    from psi0_bringup.episodes import RunSummary
 
-    from psi0_bringup.episodes import EpisodeResult, RunSummary
-
+    merged = RunSummary.from_dict(new)
     if old is None:
-        return new
+        return merged
     if old.get("task") != new.get("task"):
         raise SystemExit(f"[demo] the recorded demonstrations are for task {old.get('task')!r}, this run for "
                          f"{new.get('task')!r}: use another --workdir")
-    by_seed = {r["seed"]: r for r in old["results"]}
-    by_seed.update({r["seed"]: r for r in new["results"]})
-    names = {f.name for f in fields(EpisodeResult)}
-    episodes = [EpisodeResult(**{k: v for k, v in r.items() if k in names}) for _, r in sorted(by_seed.items())]
-    return RunSummary(new["label"], new["mode"], new["task"], episodes).as_dict()
+    by_seed = {e.seed: e for e in RunSummary.from_dict(old).episodes}
+    by_seed.update({e.seed: e for e in merged.episodes})
+    merged.episodes = [by_seed[seed] for seed in sorted(by_seed)]
+    return merged
 
 
 def recorded_bags(summary_path: Path, keep_failed: bool = False) -> list[Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from psi0_common.config import param, validate
@@ -106,6 +106,13 @@ class RunSummary:
                 "successes": self.successes, "success_rate": self.successes / n if n else 0.0,
                 "ci95": [lo, hi], "predicate_episodes": seen, "results": [asdict(e) for e in self.episodes],
                 **self.extra}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSummary":
+        """A summary read back from its JSON (as_dict); result fields this version does not know are ignored."""
+        names = {f.name for f in fields(EpisodeResult)}
+        episodes = [EpisodeResult(**{k: v for k, v in r.items() if k in names}) for r in d["results"]]
+        return cls(d["label"], d["mode"], d["task"], episodes)
 
     def control_line(self) -> str:
         """Control figures over all episodes: rates, latency, seam jumps, dropped ticks."""

@@ -79,12 +79,12 @@ def test_a_second_data_run_extends_the_recorded_demonstrations():
 
     first = run([1000, 1001, 1002], [True, False, True])
     assert next_data_seed(None) == 1000 and next_data_seed(first) == 1003
-    merged = merge_data_summaries(first, run([1003, 1004], [True, True]))
+    merged = merge_data_summaries(first, run([1003, 1004], [True, True])).as_dict()
     assert [r["seed"] for r in merged["results"]] == [1000, 1001, 1002, 1003, 1004]
     assert (merged["episodes"], merged["successes"]) == (5, 4) and merged["ci95"][0] > 0.3
     # a re-recorded seed replaces the old result (its new bag is the one converted)
-    again = merge_data_summaries(merged, run([1001], [True]))
+    again = merge_data_summaries(merged, run([1001], [True])).as_dict()
     assert again["successes"] == 5 and again["episodes"] == 5
-    assert merge_data_summaries(None, first) == first
+    assert merge_data_summaries(None, first).as_dict() == first
     with pytest.raises(SystemExit, match="another --workdir"):
         merge_data_summaries(first, run([1003], [True], task="cube_in_box"))

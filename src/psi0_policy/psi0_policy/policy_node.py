@@ -131,13 +131,14 @@ class PolicyNode(LifecycleNode):
                 self.policy = factory()
             where = "a child process" if c.inference_process else "this process"
             log.info(f"policy {c.checkpoint or '(random)'} loaded in {where} on {c.device}")
-            max_delay, warning = resolve_max_delay(c.max_delay, trained_max_delay(c.checkpoint) if c.checkpoint else None)
+            trained = trained_max_delay(c.checkpoint) if c.checkpoint else None
+            max_delay, warning = resolve_max_delay(c.max_delay, trained)
             if warning:
                 log.warning(warning)
             rcfg = RtcConfig(mode=c.mode, horizon=self.policy.horizon, s_min=c.s_min, delay_buffer=c.delay_buffer,
                              initial_delay=c.initial_delay, max_delay=max_delay, control_hz=c.control_hz)
             log.info(f"rtc: horizon {rcfg.horizon}, s_min {rcfg.s_min}, max delay {max_delay}"
-                     + (" (from the checkpoint)" if c.max_delay == 0 and c.checkpoint else ""))
+                     + (" (from the checkpoint)" if c.max_delay == 0 and trained is not None else ""))
             stand = standing_action()
             warm = Observation(np.zeros((240, 320, 3), np.uint8), stand[:32], "warm up")
             times = self.policy.warmup(warm, c.warmup_runs)

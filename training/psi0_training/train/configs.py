@@ -141,7 +141,7 @@ REGISTRY: dict[str, TrainConfig] = {
                                 horizon=5, **_DEBUG),
     "debug_stage2": TrainConfig(name="debug_stage2", stage=2, normalization="meanstd", **_DEBUG),
     "debug_stage3": TrainConfig(name="debug_stage3", stage=3, **_DEBUG),
-    # The end-to-end demo (docs/demo.md): stage 3 of the `small` CPU model (6.3M parameters) on ~20 scripted
+    # The end-to-end demo (docs/demo.md): stage 3 of the `small` CPU model (6.3M parameters) on 20-60 scripted
     # sim demonstrations, ~0.37 s per step on 2 CPU cores (5000 steps: ~31 min). The backbone is random, so
     # it is trained too (Psi0 freezes its pre-trained VLM); 128x160 images (20 vision tokens) keep a step
     # cheap. Steps/batch/LR are ours.

@@ -85,3 +85,24 @@ def test_stage3_finetunes_a_converted_dataset_and_the_policy_loads_it(tmp_path, 
     r2 = train(cfg2, say=lambda *a: None)
     again = safetensors_of(r2.checkpoint)
     assert all(torch.equal(again[k], saved[k]) for k in saved)
+
+
+def test_finetuning_at_a_higher_image_resolution_keeps_the_weights(tmp_path, converted):
+    """sim_stage3_hires: a checkpoint trained at 64x64 fine-tunes at 128x128 (4x the vision tokens) from the
+    same weights; the vision tower interpolates its position embeddings, so nothing is re-initialized."""
+    from psi0_policy.model import ChunkPolicy, load_checkpoint
+    from psi0_policy.model.policy import Observation
+
+    low = train(quick("debug_stage3", tmp_path / "low", steps=2, dataset=str(converted)), say=lambda *a: None)
+    cfg = quick("debug_stage3", tmp_path / "high", steps=1, dataset=str(converted), init_checkpoint=str(low.checkpoint),
+                image_height=128, image_width=128, lr=0.0, warmup_steps=0)
+    high = train(cfg, say=lambda *a: None)
+    before, after = safetensors_of(low.checkpoint), safetensors_of(high.checkpoint)
+    assert before.keys() == after.keys() and all(torch.equal(after[k], before[k]) for k in before)
+    _, _, proc_low = load_checkpoint(low.checkpoint)
+    _, _, proc_high = load_checkpoint(high.checkpoint)
+    assert (proc_low.cfg.image_height, proc_high.cfg.image_height) == (64, 128)
+    assert proc_high.image_tokens == 4 * proc_low.image_tokens
+    chunk = ChunkPolicy.from_checkpoint(high.checkpoint).infer(
+        Observation(np.zeros((240, 320, 3), np.uint8), np.zeros(32), "pick up the red cube"))
+    assert chunk.shape == (30, 36) and np.isfinite(chunk).all()

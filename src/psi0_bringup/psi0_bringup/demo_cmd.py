@@ -7,7 +7,8 @@ does is exactly what a user would type:
 - train:   `psi0 train <config> --dataset <dataset> --output_dir <run>`
 - eval:    `psi0 launch demo_eval` once per driver: the trained policy with rtc, naive and sync chunking,
            and the hold-still baseline, all on the same held-out seeds
-- report:  success rates with 95% Wilson intervals, control figures, a bar chart.
+- report:  success rates with 95% Wilson intervals, Fisher exact p against hold-still and rtc vs naive,
+           control figures, a bar chart; `--add-eval DIR` pools runs on more seeds.
 Everything lands in --workdir (default runs/demo).
 """
 from __future__ import annotations
@@ -50,6 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="other training overrides, e.g. --train-set batch_size=16 (psi0 train CONFIG --help)")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="checkpoint to evaluate (default: the newest under <workdir>/train)")
+    p.add_argument("--add-eval", action="append", default=[], type=Path, metavar="DIR",
+                   help="report: also pool the runs in DIR (another workdir's eval/, e.g. more seeds of the same "
+                        "checkpoint) with <workdir>/eval, label by label")
     p.add_argument("--labels", nargs="+", default=[r[0] for r in EVAL_RUNS],
                    choices=[r[0] for r in EVAL_RUNS], help="which evaluation runs to do")
 
@@ -172,12 +176,17 @@ def step_eval(a) -> None:
 
 
 def step_report(a) -> None:
-    from psi0_bringup.demo_report import write_report
+    from psi0_bringup.demo_report import combine_runs, write_report
 
-    summaries = [json.loads(p.read_text()) for p in sorted((a.workdir / "eval").glob("*.json"))]
+    dirs = [a.workdir / "eval", *a.add_eval]
+    summaries = [json.loads(p.read_text()) for d in dirs for p in sorted(Path(d).glob("*.json"))]
     if not summaries:
-        raise SystemExit(f"[demo] no evaluation summaries in {a.workdir / 'eval'}; run `psi0 demo eval` first")
-    print(write_report(summaries, a.workdir))
+        raise SystemExit(f"[demo] no evaluation summaries in {', '.join(map(str, dirs))}; run `psi0 demo eval` first")
+    try:
+        pooled = combine_runs(summaries)
+    except ValueError as exc:
+        raise SystemExit(f"[demo] cannot report these runs together: {exc}") from exc
+    print(write_report(pooled, a.workdir))
 
 
 def run(args) -> int:

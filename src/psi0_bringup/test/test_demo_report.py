@@ -1,13 +1,15 @@
 import math
 
-from psi0_bringup.demo_report import table, write_report
-from psi0_bringup.episodes import EpisodeResult, RunSummary
+import pytest
+
+from psi0_bringup.demo_report import combine_runs, fisher_greater, fisher_two_sided, table, write_report
+from psi0_bringup.episodes import EpisodeResult, RunSummary, wilson_interval
 
 
-def summary(label, successes, n=10):
-    s = RunSummary(label, "eval", "cube_in_box")
+def summary(label, successes, n=10, first_seed=50000, task="cube_in_box"):
+    s = RunSummary(label, "eval", task)
     for i in range(n):
-        s.episodes.append(EpisodeResult(i, 50000 + i, i < successes, 10.0, 5.0 if i < successes else math.nan,
+        s.episodes.append(EpisodeResult(i, first_seed + i, i < successes, 10.0, 5.0 if i < successes else math.nan,
                                         "success" if i < successes else "timeout", action_rate_hz=30.0,
                                         latency_mean_s=0.05, latency_max_s=0.09, seam_jump_max_rad=0.02,
                                         seam_jump_mean_rad=0.01 * (1 + i % 2)))
@@ -17,10 +19,36 @@ def summary(label, successes, n=10):
 def test_table_orders_runs_and_shows_intervals():
     text = table([summary("naive", 4), summary("hold", 0), summary("rtc", 6)])
     lines = text.splitlines()
-    assert [ln.split("|")[1].strip() for ln in lines[2:]] == ["hold", "rtc", "naive"]
+    assert [ln.split("|")[1].strip() for ln in lines[2:5]] == ["hold", "rtc", "naive"]
     assert "| rtc | 6/10 | 60% | 31-83% |" in text
     assert "| hold | 0/10 | 0% | 0-28% |" in text
     assert "50 / 90 ms" in text and "0.015 / 0.020 rad" in text
+    # p vs hold: 6/10 vs 0/10 one-sided Fisher = C(10,6) / C(20,6) = 210 / 38760
+    assert "| rtc | 6/10 | 60% | 31-83% | 0.0054 |" in text and "| hold | 0/10 | 0% | 0-28% | - |" in text
+    assert "rtc vs naive: 6/10 vs 4/10, two-sided Fisher exact p = 0.66." in text
+
+
+def test_fisher_exact_matches_hand_computed_tables():
+    assert fisher_greater(4, 10, 0, 10) == pytest.approx(210 / 4845)        # C(10,4) / C(20,4)
+    assert fisher_greater(0, 10, 4, 10) == pytest.approx(1.0)
+    assert fisher_greater(3, 5, 3, 5) == pytest.approx((100 + 50 + 5) / 210)  # P(X >= 3), 6 successes in 5 + 5
+    # 5/20 vs 3/20: the tables at least as extreme as |5 - 4| on both sides, by hand from the hypergeometric
+    from math import comb
+    pr = lambda x: comb(20, x) * comb(20, 8 - x) / comb(40, 8)  # noqa: E731
+    assert fisher_two_sided(5, 20, 3, 20) == pytest.approx(sum(pr(x) for x in (0, 1, 2, 3, 5, 6, 7, 8)))
+    assert fisher_two_sided(2, 10, 2, 10) == pytest.approx(1.0)
+
+
+def test_runs_on_more_seeds_are_pooled_by_label():
+    pooled = {s["label"]: s for s in combine_runs([summary("rtc", 4), summary("hold", 0),
+                                                   summary("rtc", 5, first_seed=50010), summary("hold", 0, first_seed=50010)])}
+    assert pooled["rtc"]["successes"] == 9 and pooled["rtc"]["episodes"] == 20
+    assert [r["seed"] for r in pooled["rtc"]["results"]] == list(range(50000, 50020))
+    assert pooled["rtc"]["ci95"] == pytest.approx(list(wilson_interval(9, 20)))
+    with pytest.raises(ValueError, match="seed 50000 was evaluated in two runs"):
+        combine_runs([summary("rtc", 4), summary("rtc", 4)])
+    with pytest.raises(ValueError, match="different tasks"):
+        combine_runs([summary("rtc", 4), summary("naive", 4, task="cube_in_box_near")])
 
 
 def test_write_report_makes_markdown_and_png(tmp_path):

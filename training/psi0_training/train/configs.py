@@ -154,6 +154,14 @@ REGISTRY: dict[str, TrainConfig] = {
                               image_height=120, image_width=160, steps=5000, batch_size=32, lr=1e-3,
                               min_lr_ratio=0.05, warmup_steps=100, device="cpu", num_workers=1, val_episodes=2,
                               log_every=20, eval_every=500, eval_batches=4, save_every=500, keep_last=2),
+    # The second phase of the demo's training (round 3 in docs/demo.md): fine-tune a sim_stage3 checkpoint
+    # (--init_checkpoint) at the camera's full 240x320 (80 vision tokens instead of 20; the Qwen3-VL vision
+    # tower interpolates its position embeddings, so the weights carry over). ~0.9 s per step (2500: ~38 min).
+    "sim_stage3_hires": TrainConfig(name="sim_stage3_hires", stage=3, model_size="small", freeze_backbone=False,
+                                    max_delay=14, image_shift=0.04, image_height=240, image_width=320,
+                                    steps=2500, batch_size=32, lr=5e-4, min_lr_ratio=0.05, warmup_steps=50,
+                                    device="cpu", num_workers=1, val_episodes=2, log_every=20, eval_every=500,
+                                    eval_batches=4, save_every=500, keep_last=2),
     # Psi0 stage 1: Qwen3-VL-2B, FAST vocab 2048 / scale 100 fitted on 500k actions, quantile normalization,
     # 48-D task space. Steps, batch and LR are ours (not published with the numbers above).
     "full_stage1": TrainConfig(name="full_stage1", stage=1, model_size="full", action_dim=48, grad_accum=2,

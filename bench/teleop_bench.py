@@ -337,9 +337,10 @@ def main() -> None:
     ap.add_argument("--lowstate-hz", type=float, default=500.0)
     ap.add_argument("--qos", choices=("reliable", "best_effort"), default="reliable",
                     help="reliability of the load publishers (the recorder matches it)")
-    ap.add_argument("--pub-depth", type=int, default=100,
-                    help="load publishers' KEEP_LAST history depth (a reliable writer drops its oldest unacknowledged "
-                         "sample when this overflows, i.e. when the recorder stalls longer than depth / rate)")
+    ap.add_argument("--pub-depth", type=int, default=1000,
+                    help="load publishers' KEEP_LAST history depth: a reliable writer's retransmit window (it drops "
+                         "its oldest unacknowledged sample when the recorder stalls longer than depth / rate; "
+                         "1000 = 2 s of lowstate, 100 lost 1 message in 10 min, docs/benchmarks.md)")
     ap.add_argument("--recorder-nice", type=int, default=0,
                     help="niceness change of the recorder and of the load publisher (e.g. -10: both ahead of "
                          "other users' batch jobs, as a robot computer would run them)")

@@ -178,8 +178,11 @@ def step_eval(a) -> None:
 def step_report(a) -> None:
     from psi0_bringup.demo_report import combine_runs, write_report
 
+    empty = [d for d in a.add_eval if not any(d.glob("*.json"))]
+    if empty:  # a mistyped --add-eval must not silently shrink the report
+        raise SystemExit(f"[demo] --add-eval {empty[0]}: no evaluation summaries (*.json) there")
     dirs = [a.workdir / "eval", *a.add_eval]
-    summaries = [json.loads(p.read_text()) for d in dirs for p in sorted(Path(d).glob("*.json"))]
+    summaries = [json.loads(p.read_text()) for d in dirs for p in sorted(d.glob("*.json"))]
     if not summaries:
         raise SystemExit(f"[demo] no evaluation summaries in {', '.join(map(str, dirs))}; run `psi0 demo eval` first")
     try:

@@ -35,11 +35,11 @@ def combine_runs(summaries: list[dict]) -> list[dict]:
     from psi0_bringup.episodes import RunSummary
 
     pooled: dict[str, RunSummary] = {}
+    task = summaries[0]["task"] if summaries else None
     for d in summaries:
         run = RunSummary.from_dict(d)
-        if pooled and run.task != next(iter(pooled.values())).task:
-            raise ValueError(f"runs of different tasks cannot be reported together: {run.task!r} and "
-                             f"{next(iter(pooled.values())).task!r}")
+        if run.task != task:
+            raise ValueError(f"runs of different tasks cannot be reported together: {run.task!r} and {task!r}")
         if run.label not in pooled:
             pooled[run.label] = run
             continue

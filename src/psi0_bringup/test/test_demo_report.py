@@ -94,8 +94,6 @@ def test_predicates_seen_are_counted_per_episode():
 
 
 def test_a_second_data_run_extends_the_recorded_demonstrations():
-    import pytest
-
     from psi0_bringup.demo_cmd import merge_data_summaries, next_data_seed
 
     def run(seeds, ok, task="cube_in_box_near"):
@@ -116,3 +114,23 @@ def test_a_second_data_run_extends_the_recorded_demonstrations():
     assert merge_data_summaries(None, first).as_dict() == first
     with pytest.raises(SystemExit, match="another --workdir"):
         merge_data_summaries(first, run([1003], [True], task="cube_in_box"))
+
+
+def test_report_pools_added_eval_dirs_and_refuses_an_empty_one(tmp_path):
+    import argparse
+    import json
+
+    from psi0_bringup.demo_cmd import step_report
+
+    work, more = tmp_path / "demo", tmp_path / "seeds2" / "eval"
+    (work / "eval").mkdir(parents=True)
+    more.mkdir(parents=True)
+    (work / "eval" / "rtc.json").write_text(json.dumps(summary("rtc", 4)))
+    (more / "rtc.json").write_text(json.dumps(summary("rtc", 5, first_seed=50010)))
+    step_report(argparse.Namespace(workdir=work, add_eval=[more]))
+    assert "| rtc | 9/20 |" in (work / "report.md").read_text()
+    with pytest.raises(SystemExit, match="--add-eval .*typo.*no evaluation summaries"):
+        step_report(argparse.Namespace(workdir=work, add_eval=[tmp_path / "typo" / "eval"]))
+    (more / "naive.json").write_text(json.dumps(summary("naive", 3, task="cube_in_box_near")))
+    with pytest.raises(SystemExit, match="cannot report these runs together: .*different tasks"):
+        step_report(argparse.Namespace(workdir=work, add_eval=[more]))

@@ -74,18 +74,30 @@ class LowCmdData:
     crc: int = 0
 
 
+# The same 1004 bytes as one numpy record, so packing (500 times a second with the CRC) is a few
+# array copies instead of 35 struct.pack calls in Python.
+_MOTOR_DTYPE = np.dtype({"names": ["mode", "q", "dq", "tau", "kp", "kd", "reserve"],
+                         "formats": ["u1", "<f4", "<f4", "<f4", "<f4", "<f4", "<u4"],
+                         "offsets": [0, 4, 8, 12, 16, 20, 24], "itemsize": _MOTOR.size})
+_LOWCMD_DTYPE = np.dtype({"names": ["mode_pr", "mode_machine", "motors", "trailer"],
+                          "formats": ["u1", "u1", (_MOTOR_DTYPE, NUM_MOTORS), ("<u4", 5)],
+                          "offsets": [0, 1, _HEADER.size, _HEADER.size + NUM_MOTORS * _MOTOR.size],
+                          "itemsize": LOWCMD_SIZE})
+
+
 def pack_lowcmd(cmd: LowCmdData) -> bytes:
     """Pack to the robot's 1004-byte layout with the crc field as stored."""
     m = cmd.motors
     for name in ("mode", "q", "dq", "tau", "kp", "kd", "reserve"):
         if len(getattr(m, name)) != NUM_MOTORS:
             raise ValueError(f"LowCmd motor field {name!r} has {len(getattr(m, name))} entries, expected {NUM_MOTORS}")
-    parts = [_HEADER.pack(cmd.mode_pr, cmd.mode_machine)]
-    for i in range(NUM_MOTORS):
-        parts.append(_MOTOR.pack(int(m.mode[i]), float(m.q[i]), float(m.dq[i]), float(m.tau[i]),
-                                 float(m.kp[i]), float(m.kd[i]), int(m.reserve[i])))
-    parts.append(_TRAILER.pack(*cmd.reserve, cmd.crc))
-    return b"".join(parts)
+    rec = np.zeros((), _LOWCMD_DTYPE)
+    rec["mode_pr"], rec["mode_machine"] = cmd.mode_pr, cmd.mode_machine
+    motors = rec["motors"]
+    for name in ("mode", "q", "dq", "tau", "kp", "kd", "reserve"):
+        motors[name] = getattr(m, name)
+    rec["trailer"] = (*cmd.reserve, cmd.crc)
+    return rec.tobytes()
 
 
 def unpack_lowcmd(data: bytes) -> LowCmdData:

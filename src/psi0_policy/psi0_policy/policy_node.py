@@ -28,6 +28,8 @@ from psi0_common import topics
 from psi0_common.action_layout import BASE_HEIGHT, standing_action
 from psi0_common.rosutil.node_main import run_node
 from psi0_common.rosutil.params import declare_config
+from psi0_common.rosutil.unitree_msgs import lowstate_fields
+from psi0_common.rosutil.unspun import reader_node, take_newest
 from psi0_policy.model.checkpoint import trained_max_delay
 from psi0_policy.model.policy import ChunkPolicy, Observation
 from psi0_policy.model.process_policy import ProcessPolicy
@@ -66,7 +68,12 @@ class PolicyNode(LifecycleNode):
         self.pub_status = self.create_publisher(PolicyStatus, topics.POLICY_STATUS, 5)
         self.pub_diag = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, 5)
         self.create_subscription(Image, topics.IMAGE, self._on_image, qos_profile_sensor_data)
-        self.create_subscription(LowState, topics.LOWSTATE, self._on_lowstate, qos_profile_sensor_data)
+        # LowState arrives at 500 Hz but is read once per chunk: the inference thread takes the newest
+        # from a subscription no executor spins (500 executor wake-ups and rclpy deserializations a
+        # second cost ~30% of a core and contend with inference for the GIL).
+        self._reader = reader_node(self, "lowstate_reader")
+        self._lowstate_sub = self._reader.create_subscription(LowState, topics.LOWSTATE, lambda _: None,
+                                                              qos_profile_sensor_data, raw=True)
         for side, name in topics.DEX3_STATE.items():
             self.create_subscription(HandState, name, lambda m, s=side: self._on_hand(s, m), qos_profile_sensor_data)
         self.create_subscription(String, topics.TASK, lambda m: self._set_task(m.data), 10)
@@ -85,8 +92,11 @@ class PolicyNode(LifecycleNode):
             self.cache.image_error = str(exc)
             self.get_logger().error(f"dropping image: {exc}", throttle_duration_sec=5.0)
 
-    def _on_lowstate(self, msg: LowState) -> None:
-        self.cache.set_body([m.q for m in msg.motor_state], time.monotonic())
+    def _take_lowstate(self) -> None:
+        got = take_newest(self._lowstate_sub)
+        if got is not None:
+            raw, age = got
+            self.cache.set_body(lowstate_fields(raw).q, time.monotonic() - age)  # aged by its arrival
 
     def _on_hand(self, side: str, msg: HandState) -> None:
         if len(msg.motor_state) != 7:
@@ -108,6 +118,7 @@ class PolicyNode(LifecycleNode):
         return resp
 
     def _observe(self):
+        self._take_lowstate()
         return self.cache.get(time.monotonic())
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -187,6 +198,10 @@ class PolicyNode(LifecycleNode):
     def on_shutdown(self, state) -> TransitionCallbackReturn:
         self.close()
         return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self):
+        self._reader.destroy_node()
+        super().destroy_node()
 
     def close(self) -> None:
         if self.loop is not None:

@@ -211,6 +211,19 @@ def test_estop_damps_at_once_and_stays_latched():
     np.testing.assert_allclose(out.body_q, robot.q, atol=1e-9)  # ramps from where the robot is
 
 
+def test_a_command_computed_before_an_estop_is_not_sent_after_it():
+    # The node computes each LowCmd shortly before its deadline; an e-stop in between wins.
+    b = make()
+    robot = FakeRobot()
+    t = active(b, robot)
+    prepared = b.tick(t + DT)
+    assert not prepared.damping and prepared.lowcmd is not None and b.still_sendable(prepared)
+    b.estop(t + DT + 0.001, "test")
+    damping = b.tick(t + DT + 0.001, scheduled=False)
+    assert not b.still_sendable(prepared)
+    assert b.still_sendable(damping)
+
+
 def test_reset_refused_while_fault_persists():
     b = make()
     robot = FakeRobot()

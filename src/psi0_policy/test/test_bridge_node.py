@@ -107,6 +107,8 @@ def test_node_ramps_then_drives_with_valid_crc_mode_machine_rates_and_only_the_p
     d = g.probe.diagnostics[-1]
     assert d["state"] == "ACTIVE" and d["driving_source"] == "policy" and d["configured_source"] == "policy"
     assert 18.0 < float(d["loop_period_p50_ms"]) < 22.0
+    # the command loop's own timing: present, and a median below a whole period (not a timed goal)
+    assert 0.0 <= float(d["command_jitter_p50_ms"]) < 20.0 and 0.0 <= float(d["command_late_p50_ms"]) < 20.0
 
 
 def test_node_estop_topic_and_service_damp_at_once_latch_and_reset(graph):
@@ -126,6 +128,9 @@ def test_node_estop_topic_and_service_damp_at_once_latch_and_reset(graph):
     time.sleep(0.5)  # actions keep coming: still latched
     assert all(not c.motors.kp.any() for _, c in g.robot.commands_since(first + 0.001))
     assert wait_for(lambda: g.probe.state() == "ESTOP", 2.0)
+    # its own reaction (arrival -> damping sent) is reported; bounded by the whole round trip above
+    assert wait_for(lambda: "last_estop_reaction_ms" in g.probe.diagnostics[-1], 3.0)
+    assert 0.0 < float(g.probe.diagnostics[-1]["last_estop_reaction_ms"]) < (first - t0) * 1e3
     r = call(g.probe.reset_client)
     assert r.success, r.message
     assert wait_for(lambda: g.probe.state() == "RAMP", 2.0)

@@ -1,9 +1,14 @@
 """Conversions between unitree_hg messages and psi0_common's plain arrays."""
 from __future__ import annotations
 
-import numpy as np
-from unitree_hg.msg import LowCmd
+import importlib
+from dataclasses import dataclass
 
+import numpy as np
+from rclpy.serialization import deserialize_message
+from unitree_hg.msg import LowCmd, LowState
+
+from psi0_common.cdr import FixedLayout
 from psi0_common.unitree_codec import NUM_MOTORS, LowCmdData, MotorCommands
 
 _FIELDS = ("mode", "q", "dq", "tau", "kp", "kd", "reserve")
@@ -33,3 +38,59 @@ def data_to_lowcmd(data: LowCmdData) -> LowCmd:
     msg.reserve = [int(r) for r in data.reserve]
     msg.crc = int(data.crc)
     return msg
+
+
+def message_layout(msg_class) -> FixedLayout:
+    """The CDR byte layout of a fixed-size message class (nested types resolved by import)."""
+    def resolve(type_name: str):
+        package, name = type_name.split("/")
+        return getattr(importlib.import_module(f"{package}.msg"), name).get_fields_and_field_types()
+
+    return FixedLayout(msg_class.get_fields_and_field_types(), resolve)
+
+
+LOWCMD_WIRE = message_layout(LowCmd)
+LOWSTATE_WIRE = message_layout(LowState)
+
+
+def lowcmd_to_cdr(data: LowCmdData) -> bytes:
+    """The serialized LowCmd, byte for byte what `serialize_message(data_to_lowcmd(data))` gives, without
+    building 35 Python message objects (a publisher sends bytes as they are)."""
+    buf = LOWCMD_WIRE.new_buffer()
+    put = LOWCMD_WIRE.write
+    put(buf, "mode_pr", data.mode_pr)
+    put(buf, "mode_machine", data.mode_machine)
+    for f in _FIELDS:
+        put(buf, f"motor_cmd.{f}", getattr(data.motors, f))
+    put(buf, "reserve", data.reserve)
+    put(buf, "crc", data.crc)
+    return buf.tobytes()
+
+
+@dataclass(frozen=True)
+class LowStateFields:
+    """What the bridge reads of a LowState, as float64 arrays (all 35 motors)."""
+
+    mode_machine: int
+    q: np.ndarray
+    dq: np.ndarray
+    quaternion: np.ndarray
+    gyroscope: np.ndarray
+    rpy: np.ndarray
+
+
+def lowstate_fields(raw: bytes) -> LowStateFields:
+    """Fields of a serialized LowState; other encodings (big-endian CDR) go through rclpy."""
+    try:
+        LOWSTATE_WIRE.check(raw)
+    except ValueError:
+        msg = deserialize_message(raw, LowState)
+        return LowStateFields(int(msg.mode_machine), np.array([m.q for m in msg.motor_state]),
+                              np.array([m.dq for m in msg.motor_state]),
+                              np.asarray(msg.imu_state.quaternion, float), np.asarray(msg.imu_state.gyroscope, float),
+                              np.asarray(msg.imu_state.rpy, float))
+    read = LOWSTATE_WIRE.read
+    return LowStateFields(int(read(raw, "mode_machine")[0]), read(raw, "motor_state.q").astype(float),
+                          read(raw, "motor_state.dq").astype(float),
+                          read(raw, "imu_state.quaternion").astype(float),
+                          read(raw, "imu_state.gyroscope").astype(float), read(raw, "imu_state.rpy").astype(float))

@@ -113,6 +113,10 @@ class BridgeConfig:
                                       low=0.1, high=10.0)
     realtime_priority: int = param(0, "SCHED_FIFO priority for the command thread (0: normal scheduling; needs "
                                    "CAP_SYS_NICE, falls back with a warning).", low=0, high=98)
+    command_lead_time: float = param(0.002, "The command thread computes each LowCmd this long before its deadline "
+                                     "and sends it on the deadline, so the send time does not vary with the "
+                                     "tick's work (s; at most half a period is used; 0: compute and send at "
+                                     "the deadline).", low=0.0, high=0.01)
 
     def __post_init__(self):
         validate(self)
@@ -139,6 +143,10 @@ class BridgeConfig:
     @property
     def period(self) -> float:
         return 1.0 / self.control_rate_hz
+
+    @property
+    def command_lead(self) -> float:
+        return min(self.command_lead_time, 0.5 * self.period)
 
     @property
     def hand_period(self) -> float:

@@ -326,6 +326,11 @@ class Bridge:
         else:
             self.reason = reason
 
+    def still_sendable(self, out: TickOutput) -> bool:
+        """Whether a command computed earlier may still go out now: never a driving command once an
+        e-stop or damping latched in between (that path has sent damping already)."""
+        return out.damping or self.state not in LATCHED
+
     def status(self) -> Status:
         p = np.array(self.periods) if self.periods else np.zeros(1)
         driving = self.action_source if self.state == State.ACTIVE else ""

@@ -1,0 +1,54 @@
+"""Subscriptions that no executor spins: the consumer takes messages itself, when it needs them.
+
+For high-rate topics read by a loop at a lower rate (LowState at 500 Hz, read by a 50 Hz command
+loop or once per policy chunk): an executor would wake up for every message and spend ~0.5 ms of
+GIL-holding Python on each, competing with the threads that matter. Here the middleware queues the
+messages (KEEP_LAST depth of the QoS) and the consumer takes the newest, aged by its receive time.
+"""
+from __future__ import annotations
+
+import time
+
+import rclpy
+from rclpy.node import Node
+
+
+def reader_node(owner: Node, suffix: str = "reader") -> Node:
+    """A private helper node in `owner`'s context, namespace and name, never added to an executor.
+
+    It takes its own name even when the process is remapped with `__node:=` (global arguments off),
+    which would otherwise give it the owner's name.
+    """
+    return rclpy.create_node(f"{owner.get_name()}_{suffix}", context=owner.context, namespace=owner.get_namespace(),
+                             start_parameter_services=False, use_global_arguments=False, enable_rosout=False)
+
+
+def message_age(info) -> float:
+    """Seconds since the middleware received a taken message (0 when it gives no receive stamp)."""
+    received = info.get("received_timestamp", 0) if isinstance(info, dict) else 0
+    age = (time.time_ns() - received) * 1e-9 if received else 0.0
+    return min(max(age, 0.0), 1.0)
+
+
+def take_newest(sub, raw: bool = True):
+    """(message, age in s) of the newest queued message, dropping older ones; None if none is queued.
+
+    `raw=True` gives the serialized bytes (no rclpy message objects are built for the dropped ones).
+    """
+    latest = None
+    with sub.handle:
+        while (got := sub.handle.take_message(sub.msg_type, raw)) is not None:
+            latest = got
+    if latest is None:
+        return None
+    msg, info = latest
+    return msg, message_age(info)
+
+
+def take_all(sub):
+    """[(message, age in s)] of every queued message, oldest first."""
+    out = []
+    with sub.handle:
+        while (got := sub.handle.take_message(sub.msg_type, False)) is not None:
+            out.append((got[0], message_age(got[1])))
+    return out

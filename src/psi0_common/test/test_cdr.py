@@ -138,3 +138,26 @@ def test_lowcmd_bytes_equal_rclpy_serialization():
         back = deserialize_message(raw, LowCmd)
         assert back.crc == data.crc and back.mode_machine == data.mode_machine
         assert [c.kp for c in back.motor_cmd] == [float(v) for v in m.kp]
+
+
+def test_lowstate_writer_round_trips_through_rclpy():
+    pytest.importorskip("rclpy")
+    from rclpy.serialization import deserialize_message
+    from unitree_hg.msg import LowState
+
+    from psi0_common.rosutil.unitree_msgs import LowStateWriter, lowstate_fields
+
+    rng = np.random.default_rng(5)
+    writer = LowStateWriter(mode_machine=5, motor_mode=[1] * 29 + [0] * 6)
+    for tick in (1, 2):
+        q, dq, ddq, tau = (rng.normal(size=29) for _ in range(4))
+        quat, gyro, acc, rpy = rng.normal(size=4), rng.normal(size=3), rng.normal(size=3), rng.normal(size=3)
+        raw = writer.serialize(tick, quat, gyro, acc, rpy, q, dq, ddq, tau)
+        msg = deserialize_message(raw, LowState)
+        assert msg.tick == tick and msg.mode_machine == 5
+        assert [m.mode for m in msg.motor_state] == [1] * 29 + [0] * 6
+        np.testing.assert_allclose([m.q for m in msg.motor_state[:29]], q, rtol=1e-6)
+        np.testing.assert_allclose([m.tau_est for m in msg.motor_state[:29]], tau, rtol=1e-6)
+        assert [m.dq for m in msg.motor_state[29:]] == [0.0] * 6
+        np.testing.assert_allclose(msg.imu_state.accelerometer, acc, rtol=1e-6)
+        np.testing.assert_allclose(lowstate_fields(raw).rpy, rpy, rtol=1e-6)

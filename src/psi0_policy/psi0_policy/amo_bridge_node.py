@@ -51,8 +51,8 @@ LEVELS = {State.ACTIVE: DiagnosticStatus.OK, State.RAMP: DiagnosticStatus.OK, St
 
 
 def lowstate_to_robot(raw: bytes, now: float) -> RobotState:
-    """A serialized LowState as the core's RobotState (read from its bytes: ~20x faster than rclpy's
-    deserializer, whose 0.3 ms per message was the largest cost of a tick)."""
+    """A serialized LowState as the core's RobotState, read from its bytes (7 us; rclpy's deserializer
+    took 240-300 us, the largest and most variable cost of a tick)."""
     f = lowstate_fields(raw)
     return RobotState(now, f.q[:g1.NUM_BODY], f.dq[:g1.NUM_BODY], f.quaternion, f.gyroscope, f.rpy,
                       f.mode_machine)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 
 import mujoco
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from psi0_msgs.msg import SimBaseCommand, TaskState
@@ -25,7 +24,8 @@ from unitree_hg.msg import HandCmd, HandState, LowCmd, LowState, MotorState
 from psi0_common import g1, topics
 from psi0_common.rosutil.node_main import run_node
 from psi0_common.rosutil.params import declare_config
-from psi0_common.rosutil.unitree_msgs import lowcmd_to_data
+from psi0_common.rosutil.unitree_msgs import LowStateWriter, lowcmd_to_data
+from psi0_common.unitree_codec import NUM_MOTORS
 from psi0_sim.config import SimConfig
 from psi0_sim.robot import SIDES, G1Sim, HandStateData, LowStateData
 from psi0_sim.runtime import Frame, RateMeter, SimRuntime
@@ -61,11 +61,8 @@ class SimNode(Node):
         self.create_service(ResetSim, topics.SIM_RESET, self._on_reset, callback_group=ReentrantCallbackGroup())
         self.create_timer(self.cfg.diagnostics_period, self._publish_diagnostics)
 
-        self._lowstate_msg = LowState()
-        self._lowstate_msg.mode_machine = self.cfg.mode_machine
-        self._body_motors = self._lowstate_msg.motor_state[:g1.NUM_BODY]
-        for m in self._body_motors:
-            m.mode = 1
+        self._lowstate = LowStateWriter(self.cfg.mode_machine,
+                                        [1] * g1.NUM_BODY + [0] * (NUM_MOTORS - g1.NUM_BODY))  # body motors on
         self._hand_msg = {s: HandState(motor_state=[MotorState() for _ in range(g1.NUM_HAND)]) for s in SIDES}
         self._info = self._camera_info()
         self.image_rate = RateMeter()
@@ -123,17 +120,10 @@ class SimNode(Node):
                 raise
 
     def _publish_lowstate(self, s: LowStateData) -> None:
-        msg = self._lowstate_msg
-        msg.tick = s.tick
-        imu = msg.imu_state
-        imu.quaternion = s.quaternion.astype(np.float32)
-        imu.gyroscope = s.gyroscope.astype(np.float32)
-        imu.accelerometer = s.accelerometer.astype(np.float32)
-        imu.rpy = s.rpy.astype(np.float32)
-        q, dq, ddq, tau = s.q.tolist(), s.dq.tolist(), s.ddq.tolist(), s.tau_est.tolist()
-        for i, m in enumerate(self._body_motors):
-            m.q, m.dq, m.ddq, m.tau_est = q[i], dq[i], ddq[i], tau[i]
-        self._safe_publish(self.pub_lowstate, msg)
+        # 500 Hz: serialized straight from the arrays (psi0_common.cdr), not through 35 message objects
+        raw = self._lowstate.serialize(s.tick, s.quaternion, s.gyroscope, s.accelerometer, s.rpy, s.q, s.dq,
+                                       s.ddq, s.tau_est)
+        self._safe_publish(self.pub_lowstate, raw)
 
     def _publish_hand(self, side: str, s: HandStateData) -> None:
         msg = self._hand_msg[side]

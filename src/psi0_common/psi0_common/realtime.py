@@ -1,6 +1,7 @@
 """Process settings for nodes that run a real-time thread in Python (ROS-free)."""
 from __future__ import annotations
 
+import gc
 import sys
 
 import numpy as np
@@ -16,6 +17,19 @@ def shorten_gil_switch_interval(interval: float = GIL_SWITCH_INTERVAL) -> None:
     """Make the process hand the GIL over at least every `interval` seconds (never lengthens it)."""
     if sys.getswitchinterval() > interval:
         sys.setswitchinterval(interval)
+
+
+def freeze_heap() -> int:
+    """Collect once, then exclude every object alive now from later garbage collections.
+
+    A node's start-up (rclpy, numpy, torch, the model) leaves ~180k tracked objects; a full (generation 2)
+    collection then scans them all with the GIL held: 98 ms measured in the bridge process, a stall for
+    every real-time thread of the process. Frozen, they are not scanned again (a full collection then
+    takes well under 1 ms). Call once, after construction. Returns the number of frozen objects.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def send_timing(sent, min_samples: int = 2) -> dict | None:

@@ -15,6 +15,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 from psi0_common.config import ConfigError
+from psi0_common.realtime import freeze_heap
 
 
 def run_node(make_node: Callable[[], Node], args=None, threads: int = 2) -> int:
@@ -25,6 +26,7 @@ def run_node(make_node: Callable[[], Node], args=None, threads: int = 2) -> int:
     code = 0
     try:
         node = make_node()
+        freeze_heap()  # start-up objects out of the GC's full scans (a 100 ms GIL stall otherwise)
         executor = MultiThreadedExecutor(num_threads=threads)
         executor.add_node(node)
         executor.spin()

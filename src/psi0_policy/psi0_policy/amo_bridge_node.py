@@ -193,8 +193,13 @@ class AmoBridgeNode(Node):
                 self._report_transitions()
             if now >= next_hand:
                 with self._lock:
-                    self._take_hand_states()
-                    self._publish_hands(self.bridge.hand_tick(self.clock()))
+                    try:
+                        self._take_hand_states()
+                        self._publish_hands(self.bridge.hand_tick(self.clock()))
+                    except Exception as exc:  # a bad Dex3 message or a bug: damp, never stop the loop
+                        if not rclpy.ok(context=self.context):
+                            return
+                        self._internal_error(exc)
                 next_hand += hand_period
                 if next_hand < now:
                     next_hand += hand_period * (int((now - next_hand) / hand_period) + 1)
@@ -212,15 +217,18 @@ class AmoBridgeNode(Node):
                 out = self.bridge.tick(self.clock())
                 return out, (lowcmd_to_cdr(out.lowcmd) if out.lowcmd is not None else None)
             except Exception as exc:  # a bug here must not leave the robot on its last command
-                if not rclpy.ok(context=self.context):
-                    return None
-                self.get_logger().error(f"command loop failed: {exc!r}; e-stop")
-                self.bridge.estop(self.clock(), f"internal error: {exc!r}")
-                try:
-                    self._publish_body(self.bridge.damping_output())
-                except Exception as exc2:
-                    self.get_logger().error(f"cannot even send damping: {exc2!r}")
+                if rclpy.ok(context=self.context):
+                    self._internal_error(exc)
                 return None
+
+    def _internal_error(self, exc: Exception) -> None:
+        """Latched e-stop with damping sent at once (called under the lock)."""
+        self.get_logger().error(f"command loop failed: {exc!r}; e-stop")
+        self.bridge.estop(self.clock(), f"internal error: {exc!r}")
+        try:
+            self._publish_body(self.bridge.damping_output())
+        except Exception as exc2:
+            self.get_logger().error(f"cannot even send damping: {exc2!r}")
 
     def _send_body(self, out: TickOutput, raw: bytes | None, deadline: float) -> None:
         with self._lock:

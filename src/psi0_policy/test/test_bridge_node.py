@@ -188,6 +188,24 @@ def test_node_internal_error_becomes_a_latched_estop(graph):
     assert all(not c.motors.kp.any() for _, c in g.robot.commands_since(time.monotonic() - 0.2))  # still ticking
 
 
+def test_node_hand_path_error_damps_and_the_loop_keeps_ticking(graph):
+    g = graph()
+    assert wait_for(lambda: g.probe.state() == "ACTIVE", 8.0), g.bridge.bridge.transitions
+    real_hand_tick = g.bridge.bridge.hand_tick
+
+    def broken(now):
+        g.bridge.bridge.hand_tick = real_hand_tick
+        raise ValueError("bad Dex3 state")
+
+    t0 = time.monotonic()
+    g.bridge.bridge.hand_tick = broken
+    assert wait_for(lambda: g.probe.state() == "ESTOP", 2.0), g.bridge.bridge.transitions
+    assert "bad Dex3 state" in g.bridge.bridge.reason
+    assert wait_for(lambda: any(not c.motors.kp.any() for _, c in g.robot.commands_since(t0)), 1.0)
+    time.sleep(0.3)
+    assert g.robot.commands_since(time.monotonic() - 0.2)  # the command thread is alive
+
+
 def test_node_rejects_bad_configuration(rclpy_context, tmp_path):
     with pytest.raises(ConfigError, match=r"amo_jit\.pt.*not found.*\(1, 1043\)"):
         AmoBridgeNode(context=rclpy_context, parameter_overrides=[

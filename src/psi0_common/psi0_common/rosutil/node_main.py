@@ -12,6 +12,7 @@ from typing import Callable
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 
 from psi0_common.config import ConfigError
@@ -32,6 +33,12 @@ def run_node(make_node: Callable[[], Node], args=None, threads: int = 2) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except _rclpy.RCLError:
+        # A node that finishes its job shuts the context down from its own thread (episode_runner);
+        # if that lands while the executor builds its next wait set, rcl says the context is invalid.
+        # That is the requested shutdown, not a failure; any other rcl error is re-raised.
+        if rclpy.ok():
+            raise
     except ConfigError as exc:
         print(f"[FATAL] configuration error: {exc}", file=sys.stderr, flush=True)
         code = 2

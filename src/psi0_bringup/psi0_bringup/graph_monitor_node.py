@@ -12,7 +12,7 @@ from psi0_bringup.monitor import MonitorConfig, RateTracker, format_reports
 from psi0_common import topics
 from psi0_common.rosutil.node_main import run_node
 from psi0_common.rosutil.params import declare_config
-from psi0_common.rosutil.unspun import reader_node
+from psi0_common.rosutil.unspun import reader_node, received_ns, take_queued
 
 # Best effort like sensor data, but a deep queue: messages wait in the queue between drains (2 s of a
 # 500 Hz topic) and each is counted at its middleware receive time (a depth of 5 under-reported a
@@ -25,7 +25,7 @@ DRAIN_PERIOD = 0.1
 
 def received_time(info) -> float:
     """Wall-clock seconds the middleware received the message (now, if the RMW does not say)."""
-    stamp = info.get("received_timestamp", 0) if info else 0
+    stamp = received_ns(info)
     return stamp * 1e-9 if stamp else time.time()
 
 
@@ -62,9 +62,8 @@ class GraphMonitor(Node):
     def drain(self):
         """Count every queued message at its receive time (serialized bytes: nothing is deserialized)."""
         for tracker, sub in self.subs.values():
-            with sub.handle:
-                while (got := sub.handle.take_message(sub.msg_type, True)) is not None:
-                    tracker.tick(received_time(got[1]))
+            for _, info in take_queued(sub, raw=True):
+                tracker.tick(received_time(info))
 
     def destroy_node(self):
         self._reader.destroy_node()

@@ -65,7 +65,8 @@ class FixedLayout:
     def _place(self, fields: Mapping[str, str], prefix: str, offset: int) -> int:
         for name, type_str in fields.items():
             m = _TYPE.match(type_str.replace(" ", ""))
-            if m is None or type_str.startswith(("string", "wstring")) or "[]" in type_str or "<=" in type_str:
+            # the pattern takes only NAME or NAME[N]: sequences (`T[]`, `sequence<T>`) and bounds (`<=`) fail it
+            if m is None or type_str.startswith(("string", "wstring")):
                 raise ValueError(f"field {prefix}{name}: {type_str!r} is not fixed-size; CDR offsets would vary")
             base, count = m["base"], int(m["count"] or 1)
             path = prefix + name

@@ -32,15 +32,15 @@ def freeze_heap() -> int:
     return gc.get_freeze_count()
 
 
-def send_timing(sent, min_samples: int = 2) -> dict | None:
+def send_timing(sent) -> dict | None:
     """Timing of a periodic sender from (deadline, sent) pairs, oldest first, in seconds.
 
     jitter: |(sent_i - sent_{i-1}) - (deadline_i - deadline_{i-1})|, i.e. how far the interval between
     two consecutive messages strayed from the schedule (a skipped deadline is not counted as jitter;
-    it shows as lateness); late: sent - deadline. None with fewer than `min_samples` pairs.
+    it shows as lateness); late: sent - deadline. None with fewer than two pairs.
     """
     pairs = np.asarray(list(sent), float).reshape(-1, 2)
-    if len(pairs) < max(min_samples, 2):
+    if len(pairs) < 2:
         return None
     deadline, when = pairs[:, 0], pairs[:, 1]
     jitter = np.abs(np.diff(when) - np.diff(deadline))

@@ -32,7 +32,7 @@ from psi0_common import g1, topics
 from psi0_common.rosutil.node_main import run_node
 from psi0_common.rosutil.params import declare_config
 from psi0_common.rosutil.topic_watcher import TopicWatcher
-from psi0_common.rosutil.unspun import reader_node, take_all, take_newest
+from psi0_common.rosutil.unspun import reader_node, received_ns, take_all, take_newest
 from psi0_common.rosutil.unitree_msgs import lowcmd_to_cdr, lowstate_fields
 
 from psi0_policy.bridge.config import BridgeConfig
@@ -139,8 +139,7 @@ class AmoBridgeNode(Node):
 
     def _on_estop_topic(self, msg: Bool, info) -> None:
         if msg.data:
-            received = info.get("received_timestamp", 0) if isinstance(info, dict) else 0
-            self._estop(f"e-stop topic {topics.ESTOP}", received)
+            self._estop(f"e-stop topic {topics.ESTOP}", received_ns(info))
 
     def _on_estop_service(self, request, response):
         self._estop(f"e-stop service {topics.ESTOP}")
@@ -158,14 +157,14 @@ class AmoBridgeNode(Node):
             self.get_logger().warn(response.message)
         return response
 
-    def _estop(self, reason: str, received_ns: int = 0) -> None:
+    def _estop(self, reason: str, arrival_ns: int = 0) -> None:
         with self._lock:
             self._take_lowstate()
             now = self.clock()
             self.bridge.estop(now, reason)
             self._publish_body(self.bridge.tick(now, scheduled=False))  # damping now, not at the next tick
-        if received_ns:  # arrival in this process -> damping LowCmd handed to DDS, on one clock
-            self._estop_reaction = (time.time_ns() - received_ns) * 1e-9
+        if arrival_ns:  # arrival in this process -> damping LowCmd handed to DDS, on one clock
+            self._estop_reaction = (time.time_ns() - arrival_ns) * 1e-9
         self._report_transitions()
 
     # -- the command thread --------------------------------------------------------------------------

@@ -170,40 +170,25 @@ def test_node_damps_when_lowstate_stops(graph):
     assert wait_for(lambda: g.probe.state() == "DAMPING", 2.0)
 
 
-def test_node_internal_error_becomes_a_latched_estop(graph):
+@pytest.mark.parametrize("path, error", [("tick", RuntimeError("bug")),  # the body path
+                                         ("hand_tick", ValueError("bad Dex3 state"))])  # the hand path
+def test_node_internal_error_becomes_a_latched_estop_and_the_loop_keeps_ticking(graph, path, error):
     g = graph()
     assert wait_for(lambda: g.probe.state() == "ACTIVE", 8.0), g.bridge.bridge.transitions
-    real_tick = g.bridge.bridge.tick
+    real = getattr(g.bridge.bridge, path)
 
-    def broken(now, scheduled=True):
-        g.bridge.bridge.tick = real_tick
-        raise RuntimeError("bug")
-
-    t0 = time.monotonic()
-    g.bridge.bridge.tick = broken
-    assert wait_for(lambda: g.probe.state() == "ESTOP", 2.0), g.bridge.bridge.transitions
-    assert "internal error" in g.bridge.bridge.reason
-    assert wait_for(lambda: any(not c.motors.kp.any() for _, c in g.robot.commands_since(t0)), 1.0)
-    time.sleep(0.3)
-    assert all(not c.motors.kp.any() for _, c in g.robot.commands_since(time.monotonic() - 0.2))  # still ticking
-
-
-def test_node_hand_path_error_damps_and_the_loop_keeps_ticking(graph):
-    g = graph()
-    assert wait_for(lambda: g.probe.state() == "ACTIVE", 8.0), g.bridge.bridge.transitions
-    real_hand_tick = g.bridge.bridge.hand_tick
-
-    def broken(now):
-        g.bridge.bridge.hand_tick = real_hand_tick
-        raise ValueError("bad Dex3 state")
+    def broken(*args, **kwargs):  # fails once, then the real method again
+        setattr(g.bridge.bridge, path, real)
+        raise error
 
     t0 = time.monotonic()
-    g.bridge.bridge.hand_tick = broken
+    setattr(g.bridge.bridge, path, broken)
     assert wait_for(lambda: g.probe.state() == "ESTOP", 2.0), g.bridge.bridge.transitions
-    assert "bad Dex3 state" in g.bridge.bridge.reason
+    assert "internal error" in g.bridge.bridge.reason and str(error) in g.bridge.bridge.reason
     assert wait_for(lambda: any(not c.motors.kp.any() for _, c in g.robot.commands_since(t0)), 1.0)
     time.sleep(0.3)
-    assert g.robot.commands_since(time.monotonic() - 0.2)  # the command thread is alive
+    recent = g.robot.commands_since(time.monotonic() - 0.2)
+    assert recent and all(not c.motors.kp.any() for _, c in recent)  # the command thread is alive, damping
 
 
 def test_node_rejects_bad_configuration(rclpy_context, tmp_path):

@@ -15,6 +15,8 @@ from typing import Callable
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 
+from psi0_common.rosutil.unspun import take_queued
+
 _WAKE_CHECK_NS = 200_000_000  # re-check the stop flag at least this often
 
 
@@ -51,9 +53,8 @@ class TopicWatcher:
                 return
             if self._sub.handle.pointer not in wait_set.get_ready_entities("subscription"):
                 continue
-            with self._sub.handle:
-                while (got := self._sub.handle.take_message(self._sub.msg_type, False)) is not None:
-                    self._callback(*got)
+            for msg, info in take_queued(self._sub):
+                self._callback(msg, info)
 
     def close(self) -> None:
         self._stop.set()

@@ -23,11 +23,25 @@ def reader_node(owner: Node, suffix: str = "reader") -> Node:
                              start_parameter_services=False, use_global_arguments=False, enable_rosout=False)
 
 
+def received_ns(info) -> int:
+    """When the middleware received a taken message: ns of the system clock (0 if it does not say)."""
+    return int(info.get("received_timestamp", 0)) if isinstance(info, dict) else 0
+
+
 def message_age(info) -> float:
     """Seconds since the middleware received a taken message (0 when it gives no receive stamp)."""
-    received = info.get("received_timestamp", 0) if isinstance(info, dict) else 0
+    received = received_ns(info)
     age = (time.time_ns() - received) * 1e-9 if received else 0.0
     return min(max(age, 0.0), 1.0)
+
+
+def take_queued(sub, raw: bool = False) -> list:
+    """[(message, info)] of every queued message, oldest first (`raw=True`: serialized bytes)."""
+    out = []
+    with sub.handle:
+        while (got := sub.handle.take_message(sub.msg_type, raw)) is not None:
+            out.append(got)
+    return out
 
 
 def take_newest(sub, raw: bool = True):
@@ -35,20 +49,13 @@ def take_newest(sub, raw: bool = True):
 
     `raw=True` gives the serialized bytes (no rclpy message objects are built for the dropped ones).
     """
-    latest = None
-    with sub.handle:
-        while (got := sub.handle.take_message(sub.msg_type, raw)) is not None:
-            latest = got
-    if latest is None:
+    queued = take_queued(sub, raw)
+    if not queued:
         return None
-    msg, info = latest
+    msg, info = queued[-1]
     return msg, message_age(info)
 
 
 def take_all(sub):
     """[(message, age in s)] of every queued message, oldest first."""
-    out = []
-    with sub.handle:
-        while (got := sub.handle.take_message(sub.msg_type, False)) is not None:
-            out.append((got[0], message_age(got[1])))
-    return out
+    return [(msg, message_age(info)) for msg, info in take_queued(sub)]

@@ -253,8 +253,8 @@ def bench_seams(latencies, ticks, fit_steps=0):
 
 
 def _seam_table(policy, latencies, ticks):
-    print("| injected latency | mode | seam jump mean | seam jump max | switch gap mean | max step jump (any tick) | "
-          "ticks without fresh action | paused | dry | chunks | prefix clamps |")
+    print("| injected latency | mode | seam jump mean | seam jump max | switch gap mean | max step (any tick) | "
+          "median step | ticks without fresh action | paused | dry | chunks | prefix clamps |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for lat in latencies:
         res = {}

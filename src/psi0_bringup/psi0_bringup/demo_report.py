@@ -84,8 +84,8 @@ def _vs_hold(s: dict, hold: dict | None) -> str:
 
 def table(summaries: list[dict]) -> str:
     rows = ["| run | successes | success rate | 95% CI | p vs hold | action rate | inference latency mean / max | "
-            "seam jump mean / max | dropped ticks | touched / lifted the cube |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "seam jump mean / max | step inside chunks (median) | dropped ticks | touched / lifted the cube |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     key = {name: i for i, name in enumerate(ORDER)}
     by_label = {s["label"]: s for s in summaries}
     hold = by_label.get("hold")
@@ -96,13 +96,17 @@ def table(summaries: list[dict]) -> str:
             f"{100 * s['ci95'][0]:.0f}-{100 * s['ci95'][1]:.0f}% | {_vs_hold(s, hold)} | "
             f"{_fmt(_mean(res, 'action_rate_hz'), 1, 1)} Hz | "
             f"{_fmt(_mean(res, 'latency_mean_s'), 1e3)} / {_fmt(_max(res, 'latency_max_s'), 1e3)} ms | "
-            f"{_fmt(_mean(res, 'seam_jump_mean_rad'), 1, 3)} / {_fmt(_max(res, 'seam_jump_max_rad'), 1, 3)} rad | {sum(r.get('dropped_ticks', 0) for r in res)} | "
+            f"{_fmt(_mean(res, 'seam_jump_mean_rad'), 1, 3)} / {_fmt(_max(res, 'seam_jump_max_rad'), 1, 3)} rad | "
+            f"{_fmt(_mean(res, 'step_median_rad'), 1, 3)} rad | {sum(r.get('dropped_ticks', 0) for r in res)} | "
             f"{_seen(s, 'hand_touching_object')} / {_seen(s, 'cube_lifted')} |")
     notes = ["", "p vs hold: one-sided Fisher exact test that the run succeeds more often than standing still."]
     if "rtc" in by_label and "naive" in by_label:
         r, n = by_label["rtc"], by_label["naive"]
         notes.append(f"rtc vs naive: {r['successes']}/{r['episodes']} vs {n['successes']}/{n['episodes']}, "
                      f"two-sided Fisher exact p = {_p(fisher_two_sided(r['successes'], r['episodes'], n['successes'], n['episodes']))}.")
+        seam_r, seam_n = _mean(r["results"], "seam_jump_mean_rad"), _mean(n["results"], "seam_jump_mean_rad")
+        if seam_n > 0 and not math.isnan(seam_r):
+            notes.append(f"rtc / naive seam jump (mean over episodes): {100 * seam_r / seam_n:.1f}%.")
     return "\n".join(rows + notes)
 
 

@@ -25,7 +25,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
-from psi0_bringup.episodes import EpisodeResult, EpisodeRunnerConfig, RunSummary
+from psi0_bringup.episodes import ActionSeamMeter, EpisodeResult, EpisodeRunnerConfig, RunSummary
 from psi0_bringup.video import VideoWriter
 from psi0_common import action_layout, topics
 from psi0_common.rosutil.node_main import run_node
@@ -42,7 +42,7 @@ class EpisodeMeter:
         self.actions = 0
         self.lowcmds = 0
         self.latencies: list[float] = []
-        self.seam_jumps: list[float] = []
+        self.seams = ActionSeamMeter()
         self.dropped_at_start: int | None = None
         self.dropped_last = 0
         self.predicates: set[str] = set()   # task predicates that were true at some point
@@ -96,6 +96,8 @@ class EpisodeRunner(Node):
         m = self._meter
         if m is not None and not self._hold_standing.is_set():
             m.actions += 1
+            if msg.chunk_id > 0:   # policy chunks (this node's standing action and teleop carry 0)
+                m.seams.add(msg.chunk_id, msg.action)
 
     def _on_lowcmd(self, _msg: LowCmd) -> None:
         if self._meter is not None:
@@ -110,7 +112,6 @@ class EpisodeRunner(Node):
         m.dropped_last = msg.dropped_ticks
         if msg.inference_latency > 0 and (not m.latencies or m.latencies[-1] != msg.inference_latency):
             m.latencies.append(float(msg.inference_latency))
-            m.seam_jumps.append(float(msg.seam_jump))
 
     def _on_image(self, msg: Image) -> None:
         if self._video is not None and self._meter is not None and msg.encoding == "rgb8":
@@ -234,8 +235,7 @@ class EpisodeRunner(Node):
         if meter.latencies:
             result.latency_mean_s = float(np.mean(meter.latencies))
             result.latency_max_s = float(np.max(meter.latencies))
-            result.seam_jump_max_rad = float(np.max(meter.seam_jumps))
-            result.seam_jump_mean_rad = float(np.mean(meter.seam_jumps))
+        meter.seams.fill(result)
         result.predicates_seen = sorted(meter.predicates)
         if meter.dropped_at_start is not None:
             result.dropped_ticks = meter.dropped_last - meter.dropped_at_start

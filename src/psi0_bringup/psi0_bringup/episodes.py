@@ -12,6 +12,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
+
 from psi0_common.config import param, validate
 
 
@@ -66,10 +68,43 @@ class EpisodeResult:
     lowcmd_rate_hz: float = math.nan   # /lowcmd messages per second
     latency_mean_s: float = math.nan   # policy inference latency over the episode's chunks
     latency_max_s: float = math.nan
-    seam_jump_max_rad: float = math.nan  # largest joint jump at a chunk switch
+    seam_jump_max_rad: float = math.nan  # largest joint jump at a chunk switch (from the action stream)
     seam_jump_mean_rad: float = math.nan  # mean over the episode's chunk switches
+    step_median_rad: float = math.nan    # median joint step between ticks inside a chunk: the motion's own speed
+    switches: int = 0                    # chunk switches seen in the action stream
     dropped_ticks: int = 0             # control ticks without a fresh action
     predicates_seen: list = field(default_factory=list)  # task predicates true at some point (e.g. cube_lifted)
+
+
+class ActionSeamMeter:
+    """Seam jumps as the robot receives them: from the action stream itself (chunk_id, 36-D action), so every
+    switch is counted once, whatever the policy's status reports. A seam is the largest joint change between the
+    last action of one chunk and the first of the next (joint dims 0-30: hands, arms, torso, in rad); steps
+    between ticks of the same chunk are the motion's own speed, the floor no seam can go below."""
+
+    JOINT_DIMS = slice(0, 31)
+
+    def __init__(self):
+        self.seams: list[float] = []
+        self.steps: list[float] = []
+        self._last: tuple[int, object] | None = None
+
+    def add(self, chunk_id: int, action) -> None:
+        joints = np.asarray(action, dtype=np.float64)[self.JOINT_DIMS]
+        if not np.all(np.isfinite(joints)):
+            return   # the bridge refuses such an action; it is not part of the executed motion
+        if self._last is not None:
+            jump = float(np.max(np.abs(joints - self._last[1])))
+            (self.seams if chunk_id != self._last[0] else self.steps).append(jump)
+        self._last = (chunk_id, joints)
+
+    def fill(self, result: "EpisodeResult") -> None:
+        result.switches = len(self.seams)
+        if self.seams:
+            result.seam_jump_mean_rad = float(np.mean(self.seams))
+            result.seam_jump_max_rad = float(np.max(self.seams))
+        if self.steps:
+            result.step_median_rad = float(np.median(self.steps))
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -122,7 +157,8 @@ class RunSummary:
         mean = lambda v: sum(v) / len(v)  # noqa: E731
         return (f"action {agg('action_rate_hz', mean):.1f} Hz, lowcmd {agg('lowcmd_rate_hz', mean):.1f} Hz, "
                 f"inference latency mean {1e3 * agg('latency_mean_s', mean):.0f} ms / max "
-                f"{1e3 * agg('latency_max_s', max):.0f} ms, max seam jump {agg('seam_jump_max_rad', max):.3f} rad, "
+                f"{1e3 * agg('latency_max_s', max):.0f} ms, seam jump mean {agg('seam_jump_mean_rad', mean):.3f} / max "
+                f"{agg('seam_jump_max_rad', max):.3f} rad (step inside chunks {agg('step_median_rad', mean):.3f} rad), "
                 f"dropped ticks {sum(e.dropped_ticks for e in self.episodes)}")
 
     def line(self) -> str:

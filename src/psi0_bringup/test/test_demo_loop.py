@@ -51,4 +51,7 @@ def test_demo_loop_closes(tmp_path):
     # the policy's actions drove the bridge: ~30 Hz actions, ~50 Hz LowCmd, measured inference latency
     assert ep["action_rate_hz"] > 10 and ep["lowcmd_rate_hz"] > 20, ep
     assert not math.isnan(ep["latency_mean_s"]) and ep["latency_mean_s"] > 0, ep
+    # chunk switches seen in the action stream (one per ~15 ticks at 30 Hz) and the motion inside chunks
+    assert ep["switches"] >= 3 and ep["seam_jump_max_rad"] >= ep["seam_jump_mean_rad"] >= 0, ep
+    assert ep["step_median_rad"] >= 0 and hold["results"][0]["switches"] == 0, (ep, hold)
     assert "| rtc |" in (work / "report.md").read_text() and (work / "success.png").stat().st_size > 0

@@ -6,13 +6,13 @@ from psi0_bringup.demo_report import combine_runs, fisher_greater, fisher_two_si
 from psi0_bringup.episodes import EpisodeResult, RunSummary, wilson_interval
 
 
-def summary(label, successes, n=10, first_seed=50000, task="cube_in_box"):
+def summary(label, successes, n=10, first_seed=50000, task="cube_in_box", seam=0.01):
     s = RunSummary(label, "eval", task)
     for i in range(n):
         s.episodes.append(EpisodeResult(i, first_seed + i, i < successes, 10.0, 5.0 if i < successes else math.nan,
                                         "success" if i < successes else "timeout", action_rate_hz=30.0,
                                         latency_mean_s=0.05, latency_max_s=0.09, seam_jump_max_rad=0.02,
-                                        seam_jump_mean_rad=0.01 * (1 + i % 2)))
+                                        seam_jump_mean_rad=seam * (1 + i % 2), step_median_rad=0.004))
     return s.as_dict()
 
 
@@ -22,10 +22,13 @@ def test_table_orders_runs_and_shows_intervals():
     assert [ln.split("|")[1].strip() for ln in lines[2:5]] == ["hold", "rtc", "naive"]
     assert "| rtc | 6/10 | 60% | 31-83% |" in text
     assert "| hold | 0/10 | 0% | 0-28% |" in text
-    assert "50 / 90 ms" in text and "0.015 / 0.020 rad" in text
+    assert "50 / 90 ms" in text and "0.015 / 0.020 rad | 0.004 rad |" in text
     # p vs hold: 6/10 vs 0/10 one-sided Fisher = C(10,6) / C(20,6) = 210 / 38760
     assert "| rtc | 6/10 | 60% | 31-83% | 0.0054 |" in text and "| hold | 0/10 | 0% | 0-28% | - |" in text
     assert "rtc vs naive: 6/10 vs 4/10, two-sided Fisher exact p = 0.66." in text
+    assert "rtc / naive seam jump (mean over episodes): 100.0%." in text
+    text = table([summary("naive", 4, seam=0.2), summary("rtc", 6, seam=0.01)])
+    assert "rtc / naive seam jump (mean over episodes): 5.0%." in text
 
 
 def test_fisher_exact_matches_hand_computed_tables():

@@ -3,7 +3,9 @@ import math
 
 import pytest
 
-from psi0_bringup.episodes import EpisodeResult, EpisodeRunnerConfig, RunSummary, wilson_interval
+import numpy as np
+
+from psi0_bringup.episodes import ActionSeamMeter, EpisodeResult, EpisodeRunnerConfig, RunSummary, wilson_interval
 from psi0_common.config import ConfigError
 
 
@@ -41,13 +43,37 @@ def test_config_rejects_bad_values():
 def test_control_line_aggregates_episode_figures():
     s = RunSummary("rtc", "eval", "cube_in_box")
     s.episodes += [EpisodeResult(0, 1, True, 5.0, 4.0, "success", action_rate_hz=30.0, lowcmd_rate_hz=50.0,
-                                 latency_mean_s=0.1, latency_max_s=0.2, seam_jump_max_rad=0.05, dropped_ticks=1),
+                                 latency_mean_s=0.1, latency_max_s=0.2, seam_jump_max_rad=0.05, seam_jump_mean_rad=0.03,
+                                 step_median_rad=0.01, dropped_ticks=1),
                    EpisodeResult(1, 2, False, 5.0, math.nan, "timeout", action_rate_hz=28.0, lowcmd_rate_hz=48.0,
-                                 latency_mean_s=0.3, latency_max_s=0.4, seam_jump_max_rad=0.02, dropped_ticks=2)]
+                                 latency_mean_s=0.3, latency_max_s=0.4, seam_jump_max_rad=0.02, seam_jump_mean_rad=0.01,
+                                 step_median_rad=0.02, dropped_ticks=2)]
     line = s.control_line()
     assert "action 29.0 Hz" in line and "lowcmd 49.0 Hz" in line
-    assert "latency mean 200 ms / max 400 ms" in line and "max seam jump 0.050 rad" in line
+    assert "latency mean 200 ms / max 400 ms" in line
+    assert "seam jump mean 0.020 / max 0.050 rad (step inside chunks 0.015 rad)" in line
     assert "dropped ticks 3" in line
+
+
+def test_seam_meter_counts_each_switch_from_the_action_stream():
+    m = ActionSeamMeter()
+    a = np.zeros(36)
+    for chunk, tick in [(1, 0), (1, 1), (1, 2), (2, 3), (2, 4), (3, 5)]:
+        act = a.copy()
+        act[20] = 0.01 * tick                 # the motion: 0.01 rad per tick on one arm joint
+        if chunk == 2:
+            act[3] += 0.3                     # chunk 2 lands 0.3 rad off on a hand joint
+        act[33] = 5.0 * tick                  # base velocity: not a joint, never part of a seam
+        m.add(chunk, act)
+    m.add(3, np.full(36, np.nan))             # refused by the bridge: ignored, not a seam or a step
+    r = EpisodeResult(0, 1, False, 1.0, math.nan, "timeout")
+    m.fill(r)
+    assert r.switches == 2
+    assert m.seams == pytest.approx([0.3, 0.3]) and r.seam_jump_max_rad == pytest.approx(0.3)
+    assert r.step_median_rad == pytest.approx(0.01)
+    empty = EpisodeResult(0, 1, False, 1.0, math.nan, "timeout")
+    ActionSeamMeter().fill(empty)
+    assert empty.switches == 0 and math.isnan(empty.seam_jump_mean_rad)
 
 
 def test_video_writer_writes_readable_mp4(tmp_path):

@@ -84,6 +84,23 @@ def test_rtc_exact_actions_latency_3_ticks():
     assert st.seam_gaps[0] == 2 * (2002 - 1007) and st.late_chunks == 0
 
 
+def test_on_chunk_reports_the_seam_of_its_own_switch():
+    # The node publishes its status from on_chunk: the seam jump in stats at that moment must be the one
+    # of the switch to this chunk (not the previous switch's, not 0 for the first seam).
+    rt, clock, _ = make(latency=3 * DT)
+    seen = []
+    rt.on_chunk = lambda ch: seen.append((ch.chunk_id, rt.stats.last_seam_jump, len(rt.stats.seam_jumps)))
+    try:
+        outs = run(rt, clock, 40)
+    finally:
+        rt.stop()
+    seams = [o.seam_jump for o in outs if o.switched and o.seam_jump is not None]
+    assert len(seen) >= 3 and len(seams) == len(seen) - 1
+    assert seen[0][2] == 0                       # the first chunk has no seam
+    for (_, jump, count), seam in zip(seen[1:], seams):
+        assert jump == seam and count >= 1
+
+
 def test_rtc_switch_inside_prefix_is_seamless():
     # latency 2 ticks -> 1 tick runs during inference, d = 2 frozen: the switch lands inside the prefix,
     # so the action at the switch is the old chunk's next action, bit for bit.

@@ -190,6 +190,8 @@ class RtcRuntime:
             if self._done is not None and self._done[2] <= now + TIME_EPS:
                 switched = self._take_result()
             out = self._next_action(switched)
+            if switched:
+                self._notify_chunk()   # after the switch's action is chosen: its seam jump is in stats
             self._maybe_request(now)
             return out
 
@@ -233,12 +235,14 @@ class RtcRuntime:
             if st.late_chunks == 1 or st.late_chunks % 10 == 0:
                 self.log.warning("psi0 rtc: chunk %d arrived after %d ticks but only %d actions were frozen "
                                  "(%d such chunks)", chunk.chunk_id, ran, req.d, st.late_chunks)
+        return True
+
+    def _notify_chunk(self) -> None:
         if self.on_chunk is not None:
             try:
                 self.on_chunk(self._chunk)
             except Exception as exc:  # a publisher error must not stop the control clock
                 self.log.error("psi0 rtc: on_chunk callback failed: %s", exc)
-        return True
 
     def _next_action(self, switched: bool) -> TickOutput:
         st, ch = self.stats, self._chunk

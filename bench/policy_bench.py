@@ -131,9 +131,17 @@ def bench_jitter(sizes, device, seconds, rt_priority):
 
 
 # ---- (b) seams -----------------------------------------------------------------------------------------
-OMEGA = 2 * np.pi / 45.0   # rad per control step: a 1.5 s period at 30 Hz
+PERIOD = 45               # control steps per cycle of the test motion: 1.5 s at 30 Hz, whose fastest joint step
+                          # (0.0335 rad) is our sim demonstrations' mean per-tick step (0.034 rad, docs/benchmarks.md)
 AMP = 0.8                  # normalized units; 1 normalized unit = SCALE rad
 SCALE = 0.3
+
+
+def seam_floor(period: int) -> float:
+    """rtc / naive seam ratio of a perfect RTC policy on this task: rtc's seam is the motion's own largest step
+    (AMP*SCALE*omega, as every phase is present across the 36 dims), naive's is E max_j |sin(x_j + a) - sin(x_j + b)|
+    * AMP*SCALE = 4/pi * AMP*SCALE for independent uniform phases. Ratio = omega * pi / 4 = pi^2 / (2 period)."""
+    return np.pi ** 2 / (2 * period)
 
 
 class IdealSinusoidPolicy:
@@ -145,11 +153,12 @@ class IdealSinusoidPolicy:
     with the posterior over theta (grid of 256) from x_i ~ N(t_i mu_i, (1 - t_i)^2 + sigma_min^2). Without a
     prefix each chunk draws a new phase (mode); with one it continues the committed motion."""
 
-    def __init__(self, num_steps=8, seed=0, phases=256, sigma_min=0.02):
+    def __init__(self, num_steps=8, seed=0, phases=256, sigma_min=0.02, period=PERIOD):
         k = torch.arange(H).view(1, H, 1).double()
         dims = torch.arange(A).view(1, 1, A).double()
         theta = torch.linspace(0, 2 * np.pi, phases + 1)[:-1].double().view(-1, 1, 1)
-        self.mu = AMP * torch.sin(OMEGA * k + theta + 0.2 * dims)   # (M, H, A)
+        self.period = period
+        self.mu = AMP * torch.sin(2 * np.pi / period * k + theta + 0.2 * dims)   # (M, H, A)
         self.num_steps, self.sigma_min = num_steps, sigma_min
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -179,7 +188,7 @@ class IdealSinusoidPolicy:
         return np.asarray(norm) * SCALE
 
 
-def fit_tiny(steps, seed=0):
+def fit_tiny(steps, seed=0, period=PERIOD):
     """The tiny Psi0 network (random frozen backbone, one fixed observation) with its action expert fitted to
     the same multimodal task by training-time RTC (flow.sample_times: clean prefix of 0-7, masked loss)."""
     torch.manual_seed(seed)
@@ -190,7 +199,7 @@ def fit_tiny(steps, seed=0):
         ctx = model.encode(proc([obs.image], [obs.task], np.zeros((1, 32))))
     batch = 64
     ctx_b = type(ctx)(ctx.features.expand(batch, -1, -1), ctx.mask.expand(batch, -1), ctx.state.expand(batch, -1))
-    ideal = IdealSinusoidPolicy()
+    ideal = IdealSinusoidPolicy(period=period)
     opt = torch.optim.AdamW(model.expert.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
@@ -206,6 +215,8 @@ def fit_tiny(steps, seed=0):
         for g in opt.param_groups:
             g["lr"] = 1e-3 * 0.5 * (1 + np.cos(np.pi * i / steps))
         opt.step()
+        if (i + 1) % 500 == 0:
+            print(f"  fit step {i + 1}/{steps}: loss {loss.item():.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
     print(f"fitted the tiny network's expert: {steps} steps (batch {batch}) in {time.perf_counter() - t0:.0f} s, "
           f"final loss {loss.item():.3f}")
     ns = NormStats(Stats("meanstd", np.zeros(A), np.full(A, SCALE)), Stats("meanstd", np.zeros(32), np.ones(32)))
@@ -240,16 +251,19 @@ def run_mode(policy, mode, latency_ticks, ticks, seed):
             "chunks": st.chunks, "clamped": st.delay_clamped}
 
 
-def bench_seams(latencies, ticks, fit_steps=0):
+def bench_seams(latencies, ticks, fit_steps=0, periods=(PERIOD,)):
     print(f"\n## (b) chunk seams: rtc vs naive vs sync, one policy for all three modes (multimodal sinusoid task, "
           f"fake clock, {ticks} ticks, H 30, s_min 15, d0 6, max delay 8, K 8; joint units rad)")
-    policies = [("ideal denoiser", IdealSinusoidPolicy())]
-    if fit_steps:
-        policies.append(("tiny network, fitted", fit_tiny(fit_steps)))
-    print(f"smooth motion: largest true step between ticks = {AMP * SCALE * OMEGA:.4f} rad")
-    for name, policy in policies:
-        print(f"\npolicy: {name}")
-        _seam_table(policy, latencies, ticks)
+    for period in periods:
+        policies = [("ideal denoiser", IdealSinusoidPolicy(period=period))]
+        if fit_steps and period == periods[0]:
+            policies.append(("tiny network, fitted", fit_tiny(fit_steps, period=period)))
+        print(f"\nmotion period {period} ticks ({period / 30:.2f} s): largest true step between ticks = "
+              f"{AMP * SCALE * 2 * np.pi / period:.4f} rad; a perfect RTC policy's rtc / naive seam ratio "
+              f"= pi^2 / (2 period) = {100 * seam_floor(period):.1f}%")
+        for name, policy in policies:
+            print(f"\npolicy: {name}")
+            _seam_table(policy, latencies, ticks)
 
 
 def _seam_table(policy, latencies, ticks):
@@ -279,6 +293,9 @@ def main():
     ap.add_argument("--rt-priority", type=int, default=50, help="also measure with a SCHED_FIFO control thread (0 = skip)")
     ap.add_argument("--ticks", type=int, default=900)
     ap.add_argument("--latencies", type=int, nargs="+", default=[3, 6, 12])
+    ap.add_argument("--motion-periods", type=int, nargs="+", default=[PERIOD],
+                    help="seam task: control steps per cycle of the test motion (a sweep shows how the rtc / naive "
+                         "ratio depends on how fast the task moves; the fitted network uses the first)")
     ap.add_argument("--fit-steps", type=int, default=0,
                     help="also fit the tiny network to the seam task for this many steps and compare (slow on CPU)")
     ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0 = torch default; 1 avoids OpenMP oversubscription on a shared CPU)")
@@ -295,7 +312,9 @@ def main():
     if "jitter" in parts:
         bench_jitter([s for s in args.sizes if s != "full"], args.device, args.seconds, args.rt_priority)
     if "seams" in parts:
-        bench_seams(args.latencies, args.ticks, args.fit_steps)
+        if min(args.motion_periods) < 4:
+            ap.error("--motion-periods: at least 4 control steps per cycle")
+        bench_seams(args.latencies, args.ticks, args.fit_steps, args.motion_periods)
     print(f"\nload average {os.getloadavg()[0]:.2f} at end")
 
 

@@ -82,10 +82,17 @@ def _vs_hold(s: dict, hold: dict | None) -> str:
     return _p(fisher_greater(s["successes"], s["episodes"], hold["successes"], hold["episodes"]))
 
 
+def _late_share(results: list[dict]) -> str:
+    """Share of chunk switches that landed past the new chunk's frozen prefix ('-' when none were counted)."""
+    switches = sum(r.get("switches", 0) for r in results)
+    return f"{100 * sum(r.get('late_switches', 0) for r in results) / switches:.0f}%" if switches else "-"
+
+
 def table(summaries: list[dict]) -> str:
     rows = ["| run | successes | success rate | 95% CI | p vs hold | action rate | inference latency mean / max | "
-            "seam jump mean / max | step inside chunks (median) | dropped ticks | touched / lifted the cube |",
-            "|---|---|---|---|---|---|---|---|---|---|---|"]
+            "seam jump mean / max | seam jump inside the prefix | late switches | step inside chunks (median) | "
+            "dropped ticks | touched / lifted the cube |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     key = {name: i for i, name in enumerate(ORDER)}
     by_label = {s["label"]: s for s in summaries}
     hold = by_label.get("hold")
@@ -97,6 +104,7 @@ def table(summaries: list[dict]) -> str:
             f"{_fmt(_mean(res, 'action_rate_hz'), 1, 1)} Hz | "
             f"{_fmt(_mean(res, 'latency_mean_s'), 1e3)} / {_fmt(_max(res, 'latency_max_s'), 1e3)} ms | "
             f"{_fmt(_mean(res, 'seam_jump_mean_rad'), 1, 3)} / {_fmt(_max(res, 'seam_jump_max_rad'), 1, 3)} rad | "
+            f"{_fmt(_mean(res, 'seam_jump_on_time_mean_rad'), 1, 3)} rad | {_late_share(res)} | "
             f"{_fmt(_mean(res, 'step_median_rad'), 1, 3)} rad | {sum(r.get('dropped_ticks', 0) for r in res)} | "
             f"{_seen(s, 'hand_touching_object')} / {_seen(s, 'cube_lifted')} |")
     notes = ["", "p vs hold: one-sided Fisher exact test that the run succeeds more often than standing still."]

@@ -30,7 +30,7 @@ from psi0_bringup.video import VideoWriter
 from psi0_common import action_layout, topics
 from psi0_common.rosutil.node_main import run_node
 from psi0_common.rosutil.params import declare_config
-from psi0_msgs.msg import PolicyStatus, TaskState, WholeBodyAction
+from psi0_msgs.msg import ActionChunk, PolicyStatus, TaskState, WholeBodyAction
 from psi0_msgs.srv import ResetSim, SetTask, StartEpisode, StopEpisode
 from unitree_hg.msg import LowCmd
 
@@ -75,6 +75,7 @@ class EpisodeRunner(Node):
         self.create_subscription(WholeBodyAction, topics.ACTION, self._on_action, 10)
         self.create_subscription(LowCmd, topics.LOWCMD, self._on_lowcmd, qos_profile_sensor_data)
         self.create_subscription(PolicyStatus, topics.POLICY_STATUS, self._on_status, 10)
+        self.create_subscription(ActionChunk, topics.ACTION_CHUNK, self._on_chunk, 10)
         if self.cfg.video_path:
             self.create_subscription(Image, topics.IMAGE, self._on_image, qos_profile_sensor_data)
         self.create_timer(1.0 / 30.0, self._publish_standing)
@@ -97,7 +98,12 @@ class EpisodeRunner(Node):
         if m is not None and not self._hold_standing.is_set():
             m.actions += 1
             if msg.chunk_id > 0:   # policy chunks (this node's standing action and teleop carry 0)
-                m.seams.add(msg.chunk_id, msg.action)
+                m.seams.add(msg.chunk_id, msg.action, msg.chunk_index)
+
+    def _on_chunk(self, msg: ActionChunk) -> None:
+        m = self._meter
+        if m is not None:
+            m.seams.note_chunk(msg.chunk_id, msg.delay_steps)
 
     def _on_lowcmd(self, _msg: LowCmd) -> None:
         if self._meter is not None:

@@ -72,31 +72,55 @@ class EpisodeResult:
     seam_jump_mean_rad: float = math.nan  # mean over the episode's chunk switches
     step_median_rad: float = math.nan    # median joint step between ticks inside a chunk: the motion's own speed
     switches: int = 0                    # chunk switches seen in the action stream
+    late_switches: int = 0               # of those, landed past the new chunk's frozen prefix (all naive ones)
+    seam_jump_on_time_mean_rad: float = math.nan  # mean seam of the switches inside the prefix (rtc: ~ the step)
     dropped_ticks: int = 0             # control ticks without a fresh action
     predicates_seen: list = field(default_factory=list)  # task predicates true at some point (e.g. cube_lifted)
 
 
 class ActionSeamMeter:
-    """Seam jumps as the robot receives them: from the action stream itself (chunk_id, 36-D action), so every
-    switch is counted once, whatever the policy's status reports. A seam is the largest joint change between the
-    last action of one chunk and the first of the next (joint dims 0-30: hands, arms, torso, in rad); steps
-    between ticks of the same chunk are the motion's own speed, the floor no seam can go below."""
+    """Seam jumps as the robot receives them: from the action stream itself (chunk_id, chunk_index, 36-D action),
+    so every switch is counted once, whatever the policy's status reports. A seam is the largest joint change
+    between the last action of one chunk and the first of the next (joint dims 0-30: hands, arms, torso, in rad);
+    steps between ticks of the same chunk are the motion's own speed, the floor no seam can go below.
+
+    With each chunk's frozen prefix length d (ActionChunk.delay_steps, `note_chunk`), a switch is late when the
+    new chunk starts past its prefix (first index > d: inference took longer than the delay estimate, so the
+    actions in between were generated, not the committed ones). Every naive switch is late (d = 0)."""
 
     JOINT_DIMS = slice(0, 31)
+    HELD_INDEX = 0xFFFF   # chunk_index of a held action (dry buffer, sync pause)
 
     def __init__(self):
         self.seams: list[float] = []
         self.steps: list[float] = []
-        self._last: tuple[int, object] | None = None
+        self._switch_at: list[tuple[int, int]] = []   # (chunk_id, first index) per seam
+        self._prefix: dict[int, int] = {}             # chunk_id -> d
+        self._last: tuple[int, np.ndarray] | None = None
 
-    def add(self, chunk_id: int, action) -> None:
+    def note_chunk(self, chunk_id: int, d: int) -> None:
+        self._prefix[chunk_id] = d
+
+    def add(self, chunk_id: int, action, index: int = HELD_INDEX) -> None:
         joints = np.asarray(action, dtype=np.float64)[self.JOINT_DIMS]
         if not np.all(np.isfinite(joints)):
             return   # the bridge refuses such an action; it is not part of the executed motion
         if self._last is not None:
             jump = float(np.max(np.abs(joints - self._last[1])))
-            (self.seams if chunk_id != self._last[0] else self.steps).append(jump)
+            if chunk_id != self._last[0]:
+                self.seams.append(jump)
+                self._switch_at.append((chunk_id, index))
+            else:
+                self.steps.append(jump)
         self._last = (chunk_id, joints)
+
+    def late(self) -> list[bool | None]:
+        """Per seam: landed past the frozen prefix (None when the chunk's d or the index is unknown)."""
+        out = []
+        for chunk_id, index in self._switch_at:
+            d = self._prefix.get(chunk_id)
+            out.append(None if d is None or index == self.HELD_INDEX else index > d)
+        return out
 
     def fill(self, result: "EpisodeResult") -> None:
         result.switches = len(self.seams)
@@ -105,6 +129,11 @@ class ActionSeamMeter:
             result.seam_jump_max_rad = float(np.max(self.seams))
         if self.steps:
             result.step_median_rad = float(np.median(self.steps))
+        late = self.late()
+        result.late_switches = sum(x is True for x in late)
+        on_time = [s for s, x in zip(self.seams, late) if x is False]
+        if on_time:
+            result.seam_jump_on_time_mean_rad = float(np.mean(on_time))
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -158,7 +187,8 @@ class RunSummary:
         return (f"action {agg('action_rate_hz', mean):.1f} Hz, lowcmd {agg('lowcmd_rate_hz', mean):.1f} Hz, "
                 f"inference latency mean {1e3 * agg('latency_mean_s', mean):.0f} ms / max "
                 f"{1e3 * agg('latency_max_s', max):.0f} ms, seam jump mean {agg('seam_jump_mean_rad', mean):.3f} / max "
-                f"{agg('seam_jump_max_rad', max):.3f} rad (step inside chunks {agg('step_median_rad', mean):.3f} rad), "
+                f"{agg('seam_jump_max_rad', max):.3f} rad (step inside chunks {agg('step_median_rad', mean):.3f} rad; "
+                f"late switches {sum(e.late_switches for e in self.episodes)}/{sum(e.switches for e in self.episodes)}), "
                 f"dropped ticks {sum(e.dropped_ticks for e in self.episodes)}")
 
     def line(self) -> str:

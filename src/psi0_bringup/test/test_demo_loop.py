@@ -54,4 +54,5 @@ def test_demo_loop_closes(tmp_path):
     # chunk switches seen in the action stream (one per ~15 ticks at 30 Hz) and the motion inside chunks
     assert ep["switches"] >= 3 and ep["seam_jump_max_rad"] >= ep["seam_jump_mean_rad"] >= 0, ep
     assert ep["step_median_rad"] >= 0 and hold["results"][0]["switches"] == 0, (ep, hold)
+    assert 0 <= ep["late_switches"] <= ep["switches"], ep   # each switch's prefix length came with its chunk
     assert "| rtc |" in (work / "report.md").read_text() and (work / "success.png").stat().st_size > 0

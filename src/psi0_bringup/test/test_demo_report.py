@@ -12,7 +12,8 @@ def summary(label, successes, n=10, first_seed=50000, task="cube_in_box", seam=0
         s.episodes.append(EpisodeResult(i, first_seed + i, i < successes, 10.0, 5.0 if i < successes else math.nan,
                                         "success" if i < successes else "timeout", action_rate_hz=30.0,
                                         latency_mean_s=0.05, latency_max_s=0.09, seam_jump_max_rad=0.02,
-                                        seam_jump_mean_rad=seam * (1 + i % 2), step_median_rad=0.004))
+                                        seam_jump_mean_rad=seam * (1 + i % 2), step_median_rad=0.004,
+                                        switches=20, late_switches=i % 2, seam_jump_on_time_mean_rad=0.005))
     return s.as_dict()
 
 
@@ -22,7 +23,7 @@ def test_table_orders_runs_and_shows_intervals():
     assert [ln.split("|")[1].strip() for ln in lines[2:5]] == ["hold", "rtc", "naive"]
     assert "| rtc | 6/10 | 60% | 31-83% |" in text
     assert "| hold | 0/10 | 0% | 0-28% |" in text
-    assert "50 / 90 ms" in text and "0.015 / 0.020 rad | 0.004 rad |" in text
+    assert "50 / 90 ms" in text and "0.015 / 0.020 rad | 0.005 rad | 2% | 0.004 rad |" in text
     # p vs hold: 6/10 vs 0/10 one-sided Fisher = C(10,6) / C(20,6) = 210 / 38760
     assert "| rtc | 6/10 | 60% | 31-83% | 0.0054 |" in text and "| hold | 0/10 | 0% | 0-28% | - |" in text
     assert "rtc vs naive: 6/10 vs 4/10, two-sided Fisher exact p = 0.66." in text

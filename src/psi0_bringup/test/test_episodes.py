@@ -51,29 +51,35 @@ def test_control_line_aggregates_episode_figures():
     line = s.control_line()
     assert "action 29.0 Hz" in line and "lowcmd 49.0 Hz" in line
     assert "latency mean 200 ms / max 400 ms" in line
-    assert "seam jump mean 0.020 / max 0.050 rad (step inside chunks 0.015 rad)" in line
+    assert "seam jump mean 0.020 / max 0.050 rad (step inside chunks 0.015 rad; late switches 0/0)" in line
     assert "dropped ticks 3" in line
 
 
 def test_seam_meter_counts_each_switch_from_the_action_stream():
     m = ActionSeamMeter()
     a = np.zeros(36)
-    for chunk, tick in [(1, 0), (1, 1), (1, 2), (2, 3), (2, 4), (3, 5)]:
+    m.note_chunk(2, 2)                        # chunk 2 froze 2 actions, chunk 3 froze 1
+    m.note_chunk(3, 1)
+    # (chunk, index in chunk, tick): chunk 2 starts at index 2 (on time: <= d), chunk 3 at index 3 (late)
+    for chunk, index, tick in [(1, 0, 0), (1, 1, 1), (1, 2, 2), (2, 2, 3), (2, 3, 4), (3, 3, 5)]:
         act = a.copy()
         act[20] = 0.01 * tick                 # the motion: 0.01 rad per tick on one arm joint
         if chunk == 2:
             act[3] += 0.3                     # chunk 2 lands 0.3 rad off on a hand joint
         act[33] = 5.0 * tick                  # base velocity: not a joint, never part of a seam
-        m.add(chunk, act)
-    m.add(3, np.full(36, np.nan))             # refused by the bridge: ignored, not a seam or a step
+        m.add(chunk, act, index)
+    m.add(3, np.full(36, np.nan), 4)          # refused by the bridge: ignored, not a seam or a step
+    m.note_chunk(4, 3)
+    m.add(4, np.zeros(36), ActionSeamMeter.HELD_INDEX)   # held: lateness unknown
     r = EpisodeResult(0, 1, False, 1.0, math.nan, "timeout")
     m.fill(r)
-    assert r.switches == 2
-    assert m.seams == pytest.approx([0.3, 0.3]) and r.seam_jump_max_rad == pytest.approx(0.3)
+    assert r.switches == 3 and m.late() == [False, True, None] and r.late_switches == 1
+    assert m.seams[:2] == pytest.approx([0.3, 0.3]) and r.seam_jump_max_rad == pytest.approx(0.3)
+    assert r.seam_jump_on_time_mean_rad == pytest.approx(0.3)
     assert r.step_median_rad == pytest.approx(0.01)
     empty = EpisodeResult(0, 1, False, 1.0, math.nan, "timeout")
     ActionSeamMeter().fill(empty)
-    assert empty.switches == 0 and math.isnan(empty.seam_jump_mean_rad)
+    assert empty.switches == 0 and math.isnan(empty.seam_jump_mean_rad) and math.isnan(empty.seam_jump_on_time_mean_rad)
 
 
 def test_video_writer_writes_readable_mp4(tmp_path):

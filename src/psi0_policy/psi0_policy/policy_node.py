@@ -288,7 +288,8 @@ class PolicyNode(LifecycleNode):
                 "delay_estimate": str(self.runtime.delay_estimate), "seam_jump_rad": f"{st.last_seam_jump:.4f}",
                 "max_seam_jump_rad": f"{st.max_seam_jump:.4f}", "dropped_ticks": str(st.dropped_ticks),
                 "dry_ticks": str(st.dry_ticks), "paused_ticks": str(st.paused_ticks), "chunks": str(st.chunks),
-                "delay_clamped": str(st.delay_clamped), "inference_errors": str(st.inference_errors)})
+                "delay_clamped": str(st.delay_clamped), "late_chunks": str(st.late_chunks),
+                "inference_errors": str(st.inference_errors)})
         if self.loop is not None:
             j = self.loop.jitter_stats()
             values.update({"tick_jitter_p50_ms": f"{j['p50_ms']:.3f}", "tick_jitter_p99_ms": f"{j['p99_ms']:.3f}",

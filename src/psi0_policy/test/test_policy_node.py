@@ -114,6 +114,8 @@ def test_policy_node_publishes_30hz_actions_chunks_status(graph):
     # (dropped ticks are not asserted here: on a loaded shared CPU one inference can exceed H - s_min;
     # test_rtc_runtime covers "no dropped ticks when latency < s_min" with a controlled latency)
     assert wait_for(lambda: any(k.key == "tick_jitter_p99_ms" for d in lis.diag for k in d.status[0].values), 3)
+    keys = {k.key for k in lis.diag[-1].status[0].values}
+    assert {"late_chunks", "delay_clamped", "seam_jump_rad", "dry_ticks"} <= keys, keys
 
     # the task service; an empty task is refused
     cli = lis.node.create_client(SetTask, topics.SET_TASK)

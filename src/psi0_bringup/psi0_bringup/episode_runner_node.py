@@ -17,7 +17,6 @@ import threading
 import time
 
 import numpy as np
-import rclpy
 from lifecycle_msgs.msg import State, Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.node import Node
@@ -53,6 +52,7 @@ class EpisodeRunner(Node):
         super().__init__("episode_runner")
         self.cfg: EpisodeRunnerConfig = declare_config(self, EpisodeRunnerConfig)
         self.exit_code = 0
+        self.finished = threading.Event()
         self._task_state: TaskState | None = None
         self._success_since: float | None = None
         self._meter: EpisodeMeter | None = None
@@ -187,7 +187,7 @@ class EpisodeRunner(Node):
         if self.cfg.summary_path:
             self.summary.write(self.cfg.summary_path)
             log.info(f"summary written to {self.cfg.summary_path}")
-        rclpy.try_shutdown(context=self.context)
+        self.finished.set()   # run_node stops spinning and shuts down from the main thread
 
     def _close_video(self) -> None:
         if self._video is not None:

@@ -1,7 +1,8 @@
 """Operator driver node: a device (synthetic, replay, XRoboToolkit) -> TrackerFrames + GloveState topics."""
 from __future__ import annotations
 
-import rclpy
+import threading
+
 from diagnostic_msgs.msg import DiagnosticArray
 from psi0_msgs.msg import GloveState, TrackerFrames
 from rclpy.node import Node
@@ -63,6 +64,7 @@ class OperatorNode(Node):
         self.create_timer(1.0 / self.cfg.poll_hz, self.on_poll)
         self.create_timer(0.2, self.on_counts)
         self._done_reported = False
+        self.finished = threading.Event()
         self.get_logger().info(f"operator driver: device {self.device.name}")
 
     def now(self) -> float:
@@ -83,7 +85,7 @@ class OperatorNode(Node):
             self.get_logger().info("device finished (end of script/replay)")
             if self.cfg.exit_when_done:
                 self.on_counts()
-                rclpy.try_shutdown()
+                self.finished.set()   # run_node stops spinning and shuts down from the main thread
 
     def on_counts(self) -> None:
         if self.counter.snapshot():

@@ -188,3 +188,18 @@ def test_engage_service_and_bad_parameters(graph, rclpy_context):
     assert res.success and "disengaged" in res.message
     with pytest.raises(ConfigError, match="did you mean"):
         TeleopNode(context=rclpy_context, parameter_overrides=[Parameter("rate_hzz", value=30.0)])
+
+
+def test_operator_exits_cleanly_when_its_script_ends(tmp_path):
+    # exit_when_done: the node sets `finished` from its poll timer; run_node ends the spin and exits 0
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "stand.json"
+    script.write_text(json.dumps([{"duration": 0.5, "label": "stand"}]))
+    env = dict(os.environ, ROS_DOMAIN_ID=str(150 + os.getpid() % 50))
+    r = subprocess.run([sys.executable, "-m", "psi0_teleop.operator_node", "--ros-args", "-p", f"script:={script}",
+                        "-p", "exit_when_done:=true"], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    assert "device finished" in r.stdout + r.stderr and "Traceback" not in r.stderr, r.stderr[-3000:]

@@ -1,13 +1,20 @@
 """One `main()` for every psi0 node: init, spin, clean shutdown, exit codes.
 
 Exit codes: 0 clean shutdown (Ctrl-C / SIGINT / SIGTERM included), 2 bad
-configuration (the message says which parameter), 1 anything else. A job
-node that shuts its context down itself can set `node.exit_code`.
+configuration (the message says which parameter), 1 anything else.
+
+A job node (one that ends by itself: the episode runner, a scripted operator)
+has a `finished` threading.Event and may set `exit_code`; it sets `finished`
+from any thread and run_node stops spinning, then destroys the node and shuts
+down from this thread. (Shutting the context down from the node's own thread
+raced with the executor building its next wait set: rcl "context is not valid",
+or rclpy InvalidHandle on an entity whose destruction was requested.)
 """
 from __future__ import annotations
 
 import signal
 import sys
+import threading
 from typing import Callable
 
 import rclpy
@@ -30,13 +37,18 @@ def run_node(make_node: Callable[[], Node], args=None, threads: int = 2) -> int:
         freeze_heap()  # start-up objects out of the GC's full scans (a 100 ms GIL stall otherwise)
         executor = MultiThreadedExecutor(num_threads=threads)
         executor.add_node(node)
-        executor.spin()
+        finished = getattr(node, "finished", None)
+        if isinstance(finished, threading.Event):
+            while rclpy.ok() and not finished.is_set():
+                executor.spin_once(timeout_sec=0.05)
+        else:
+            executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except _rclpy.RCLError:
-        # A node that finishes its job shuts the context down from its own thread (episode_runner);
-        # if that lands while the executor builds its next wait set, rcl says the context is invalid.
-        # That is the requested shutdown, not a failure; any other rcl error is re-raised.
+        # A node that shut the context down itself (e.g. from a callback) while the executor built its
+        # next wait set: rcl says the context is invalid. That is the requested shutdown, not a failure;
+        # any other rcl error is re-raised. (Job nodes use `finished` instead, which avoids the race.)
         if rclpy.ok():
             raise
     except ConfigError as exc:

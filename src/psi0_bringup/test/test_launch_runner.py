@@ -190,3 +190,18 @@ def test_shipped_profiles_validate():
     assert {"sim", "real"} <= set(profiles)
     for name in profiles:
         assert load_profile(name).nodes
+
+
+def test_real_profile_is_the_whole_robot_graph_with_the_policy_waiting():
+    # camera, bridge (AMO, the robot's own timeouts) and policy on Cyclone DDS; the policy is not
+    # autostarted (activated by hand after the ramp), both control threads real-time, bridge above policy
+    from psi0_bringup.profile import load_profile
+    prof = load_profile("real")
+    nodes = {n.name: n for n in prof.nodes}
+    assert set(nodes) == {"camera", "amo_bridge", "policy", "graph_monitor"}
+    assert prof.env["RMW_IMPLEMENTATION"] == "rmw_cyclonedds_cpp"
+    assert nodes["camera"].parameters["source"] == "realsense"
+    bridge, policy = nodes["amo_bridge"].parameters, nodes["policy"].parameters
+    assert bridge["backend"] == "amo" and bridge["source"] == "policy" and "lowstate_timeout" not in bridge
+    assert policy["autostart"] is False and policy["mode"] == "rtc"
+    assert bridge["realtime_priority"] > policy["control_rt_priority"] > 0

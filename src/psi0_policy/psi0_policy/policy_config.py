@@ -37,6 +37,9 @@ class PolicyNodeConfig:
                                     "control thread's GIL (costs a few seconds at configure).")
     torch_threads: int = param(1, "CPU intra-op threads for inference (0 = torch default). 1 leaves a core for the "
                                "control thread and ROS on small machines.", low=0, high=256)
+    min_latency: float = param(0.0, "Use each chunk no earlier than this long (s) after its request: emulates a "
+                               "slower computer's timing for experiments (0 = as soon as it is ready).",
+                               low=0.0, high=5.0)
     warmup_runs: int = param(2, "Inferences run at configure to warm up (excluded from delay estimates).", low=0, high=20)
     autostart: bool = param(True, "Configure and activate on start-up (no lifecycle manager needed).")
     seed: int = param(0, "Seed of the flow noise (and of the random smoke model).", low=0, high=2**31 - 1)

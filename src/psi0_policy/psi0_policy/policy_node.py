@@ -157,7 +157,9 @@ class PolicyNode(LifecycleNode):
                 log.info(f"warm-up latencies (excluded from delay estimates): "
                          + ", ".join(f"{t * 1e3:.0f} ms" for t in times))
             self.runtime = RtcRuntime(self.policy, rcfg, self._observe, on_chunk=self._on_chunk,
-                                      logger=_RosLogAdapter(log))
+                                      injected_latency=c.min_latency, logger=_RosLogAdapter(log))
+            if c.min_latency > 0:
+                log.warning(f"min_latency {c.min_latency:.3f} s: every chunk is held back to at least that (experiment)")
             self.runtime.start()
             self.loop = ControlLoop(self.runtime.tick, c.control_hz, self._on_tick, rt_priority=c.control_rt_priority)
         except Exception as exc:  # bad checkpoint / config mismatch: stay unconfigured and say why

@@ -148,6 +148,18 @@ def test_policy_node_publishes_30hz_actions_chunks_status(graph):
     assert wait_for(lambda: len(lis.actions) > n + 10, 10)
 
 
+def test_min_latency_holds_each_chunk_back(graph):
+    # the experiment knob: chunks are used no earlier than min_latency after their request, so the measured
+    # latency and the delay in control steps are those of a computer that slow (0.4 s = 11 ticks at 30 Hz)
+    policy, _, lis = graph(task="t", warmup_runs=1, max_image_age=0.6, min_latency=0.4)
+    assert wait_for(lambda: len(lis.chunks) >= 3, 20), [s.message for s in lis.status[-3:]]
+    later = lis.chunks[1:]
+    assert all(c.inference_latency >= 0.4 for c in later), [c.inference_latency for c in later]
+    # the measured delay (~11 ticks) exceeds the random model's trained maximum of 8: prefix clamped to 7
+    # (without min_latency the tiny model's ~3-tick delays leave d at the initial 6)
+    assert all(c.delay_steps == 7 for c in later[1:]), [c.delay_steps for c in later]
+
+
 def test_bad_checkpoint_fails_configure_with_a_reason(graph, tmp_path):
     from psi0_msgs.msg import PolicyStatus
 

@@ -22,6 +22,11 @@ from pathlib import Path
 STEPS = ("data", "convert", "train", "eval", "report")
 EVAL_RUNS = (("hold", "hold", "rtc"), ("rtc", "policy", "rtc"), ("naive", "policy", "naive"),
              ("sync", "policy", "sync"))  # (label, episode_runner.driver, policy.mode)
+# demo_eval parameters each evaluation run sets itself, and the option that sets them (--eval-set refuses them)
+EVAL_OWNED = {"policy.checkpoint": "--checkpoint", "policy.mode": "--labels", "episode_runner.driver": "--labels",
+              "episode_runner.label": "--labels", "episode_runner.episodes": "--eval-episodes",
+              "episode_runner.first_seed": "--eval-seed", "episode_runner.task": "--task",
+              "episode_runner.timeout": "--timeout", "episode_runner.summary_path": "--workdir"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,6 +54,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="other converter settings, e.g. --convert-set max_gap_fraction=0.2 (psi0 convert --help)")
     p.add_argument("--train-set", action="append", default=[], metavar="KEY=VALUE",
                    help="other training overrides, e.g. --train-set batch_size=16 (psi0 train CONFIG --help)")
+    p.add_argument("--eval-set", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="other demo_eval profile overrides for every evaluation run, applied after the demo's own, "
+                        "e.g. --eval-set policy.min_latency=0.47 (psi0 launch --help)")
     p.add_argument("--checkpoint", type=Path, default=None,
                    help="checkpoint to evaluate (default: the newest under <workdir>/train)")
     p.add_argument("--add-eval", action="append", default=[], type=Path, metavar="DIR",
@@ -162,6 +170,11 @@ def step_train(a) -> None:
 
 
 def step_eval(a) -> None:
+    for item in a.eval_set:
+        key = item.partition("=")[0].strip()
+        if key in EVAL_OWNED:
+            raise SystemExit(f"[demo] --eval-set {item!r}: each evaluation run sets {key} itself; "
+                             f"use {EVAL_OWNED[key]}")
     ckpt = a.checkpoint or _newest_checkpoint(a.workdir)
     for label, driver, mode in EVAL_RUNS:
         if label not in a.labels:
@@ -172,7 +185,8 @@ def step_eval(a) -> None:
               "--set", f"episode_runner.task={a.task}", "--set", f"episode_runner.timeout={a.timeout}",
               "--set", f"episode_runner.summary_path={a.workdir / 'eval' / (label + '.json')}",
               *(["--set", f"episode_runner.video_path={a.workdir / 'eval' / 'rtc.mp4'}",
-                 "--set", "episode_runner.video_episodes=3"] if label == "rtc" else []))
+                 "--set", "episode_runner.video_episodes=3"] if label == "rtc" else []),
+              *[arg for item in a.eval_set for arg in ("--set", item)])
 
 
 def step_report(a) -> None:

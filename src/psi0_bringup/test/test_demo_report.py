@@ -138,3 +138,30 @@ def test_report_pools_added_eval_dirs_and_refuses_an_empty_one(tmp_path):
     (more / "naive.json").write_text(json.dumps(summary("naive", 3, task="cube_in_box_near")))
     with pytest.raises(SystemExit, match="cannot report these runs together: .*different tasks"):
         step_report(argparse.Namespace(workdir=work, add_eval=[more]))
+
+
+def test_eval_set_reaches_every_evaluation_graph_after_the_demo_defaults(tmp_path, monkeypatch):
+    import argparse
+
+    from psi0_bringup import demo_cmd
+    from psi0_bringup.profile import ConfigError, load_profile
+
+    launched = []
+    monkeypatch.setattr(demo_cmd, "_psi0", lambda *args: launched.append(args))
+    parser = argparse.ArgumentParser()
+    demo_cmd.add_arguments(parser)
+    args = parser.parse_args(["eval", "--workdir", str(tmp_path), "--checkpoint", "ckpt", "--labels", "rtc", "naive",
+                              "--eval-set", "policy.min_latency=0.47", "--eval-set", "policy.flow_steps=4"])
+    demo_cmd.step_eval(args)
+    assert [a[:2] for a in launched] == [("launch", "demo_eval")] * 2
+    for cmd in launched:   # the overrides the launch command would apply, in its order (the last one wins)
+        overrides = [cmd[i + 1] for i, word in enumerate(cmd) if word == "--set"]
+        policy = {n.name: n for n in load_profile("demo_eval", overrides).nodes}["policy"].parameters
+        assert policy["min_latency"] == 0.47 and policy["flow_steps"] == 4 and policy["checkpoint"] == "ckpt"
+    with pytest.raises(ConfigError, match="min_latencyy"):   # a typo is refused before anything starts
+        load_profile("demo_eval", ["policy.min_latencyy=0.47"])
+    launched.clear()
+    args.eval_set = ["policy.mode=sync"]   # would silently turn every label into sync
+    with pytest.raises(SystemExit, match="sets policy.mode itself; use --labels"):
+        demo_cmd.step_eval(args)
+    assert launched == []

@@ -170,8 +170,14 @@ def step_train(a) -> None:
 
 
 def step_eval(a) -> None:
-    for item in a.eval_set:
-        key = item.partition("=")[0].strip()
+    from psi0_bringup.profile import ConfigError, parse_override
+
+    for item in a.eval_set:   # checked before the first run starts, with the launch command's own parser
+        try:
+            node, param, _ = parse_override(item)
+        except ConfigError as exc:
+            raise SystemExit(f"[demo] --eval-set: {exc}") from exc
+        key = f"{node}.{param}"
         if key in EVAL_OWNED:
             raise SystemExit(f"[demo] --eval-set {item!r}: each evaluation run sets {key} itself; "
                              f"use {EVAL_OWNED[key]}")

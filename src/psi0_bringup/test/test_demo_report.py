@@ -164,4 +164,7 @@ def test_eval_set_reaches_every_evaluation_graph_after_the_demo_defaults(tmp_pat
     args.eval_set = ["policy.mode=sync"]   # would silently turn every label into sync
     with pytest.raises(SystemExit, match="sets policy.mode itself; use --labels"):
         demo_cmd.step_eval(args)
+    args.eval_set = ["policy.min_latency=0.47", "min_latency=0.47"]   # malformed: refused before the first run
+    with pytest.raises(SystemExit, match="must look like node.parameter=value"):
+        demo_cmd.step_eval(args)
     assert launched == []
